@@ -1,0 +1,85 @@
+// JobStore: where jobs live and where their transitions are guarded.
+//
+// The store is the source of truth for a job's status; queues only carry job ids. Every transition
+// is a conditional update checked in the store (CanTransition in job.h), so that at-least-once
+// delivery can never run a finished job again or let a late worker overwrite a newer attempt:
+//   StartAttempt  PENDING|RUNNING -> RUNNING, attempts += 1; fails with kFailedPrecondition on a
+//                 finished job (the caller acknowledges the delivery and counts a duplicate).
+//   Finish        RUNNING(attempt) -> SUCCESS|FAILED. Idempotent: finishing a job that already
+//                 finished with the same outcome and attempt is OK and changes nothing. A stale
+//                 attempt (another attempt started since) gets kAborted.
+//   Requeue       RUNNING(attempt) -> PENDING, for a retry with backoff.
+//
+// Implementations: SQLite (the embedded default) and PostgreSQL. Both pass the same conformance
+// suite (src/store/store_conformance_test.h).
+// Thread-safety: every method may be called from any thread concurrently.
+#ifndef MQLAB_STORE_JOB_STORE_H_
+#define MQLAB_STORE_JOB_STORE_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mqlab/common/clock.h"
+#include "mqlab/common/status.h"
+#include "mqlab/domain/job.h"
+
+namespace mqlab::store {
+
+struct FinishParams {
+  std::string_view id;
+  int attempt = 0;  // the attempt being finished, as returned by StartAttempt
+  JobStatus outcome = JobStatus::kSuccess;  // kSuccess or kFailed
+  std::string_view output_path;    // for kSuccess
+  std::string_view error_message;  // for kFailed
+  WallTime now{};
+};
+
+struct RequeueParams {
+  std::string_view id;
+  int attempt = 0;
+  std::string_view error_message;  // why the attempt failed; kept while PENDING
+  WallTime now{};
+};
+
+struct StartParams {
+  std::string_view id;
+  std::string_view worker_id;
+  WallTime now{};
+};
+
+// Options of Recover (start-up of an embedded process).
+struct RecoverParams {
+  std::string_view version;  // only jobs of this version
+  WallTime now{};
+  size_t limit = 100000;
+};
+
+class JobStore {
+ public:
+  virtual ~JobStore() = default;
+
+  // Stores a new PENDING job. kAlreadyExists if the id is taken.
+  virtual Status Create(const Job& job) = 0;
+  // kNotFound for an unknown id.
+  virtual Result<Job> Get(std::string_view id) = 0;
+  // Starts a new attempt; returns the job as it is now (RUNNING, attempts incremented).
+  virtual Result<Job> StartAttempt(const StartParams& params) = 0;
+  virtual Status Finish(const FinishParams& params) = 0;
+  virtual Status Requeue(const RequeueParams& params) = 0;
+  // Jobs of a version that are not finished (PENDING or RUNNING), oldest first. RUNNING ones are
+  // returned to PENDING: the caller guarantees no worker of this version is alive (an embedded
+  // process at start-up), so they are orphans of a previous run.
+  virtual Result<std::vector<std::string>> Recover(const RecoverParams& params) = 0;
+  // Number of jobs by status, e.g. {"PENDING": 3, "SUCCESS": 10}; statuses with no jobs omitted.
+  virtual Result<std::map<std::string, int64_t>> CountByStatus(std::string_view version) = 0;
+  // Cheap liveness probe for /readyz.
+  virtual Status Ping() = 0;
+};
+
+}  // namespace mqlab::store
+
+#endif  // MQLAB_STORE_JOB_STORE_H_
