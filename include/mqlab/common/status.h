@@ -58,6 +58,9 @@ inline std::unexpected<Error> InvalidArgument(std::string m) {
 inline std::unexpected<Error> NotFound(std::string m) {
   return MakeError(ErrorCode::kNotFound, std::move(m));
 }
+inline std::unexpected<Error> AlreadyExists(std::string m) {
+  return MakeError(ErrorCode::kAlreadyExists, std::move(m));
+}
 inline std::unexpected<Error> FailedPrecondition(std::string m) {
   return MakeError(ErrorCode::kFailedPrecondition, std::move(m));
 }

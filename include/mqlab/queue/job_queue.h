@@ -62,6 +62,9 @@ class Delivery {
  public:
   virtual ~Delivery() = default;
   const Message& message() const { return message_; }
+  // Non-empty when the payload could not be decoded (DecodeMessage's reason); message() is then
+  // empty. The worker dead-letters such a delivery with this reason, once, above the port.
+  const std::string& decode_error() const { return decode_error_; }
 
   // Done: the message will not be delivered again.
   virtual Status Ack() = 0;
@@ -72,7 +75,10 @@ class Delivery {
 
  protected:
   explicit Delivery(Message message) : message_(std::move(message)) {}
+  Delivery(Message message, std::string decode_error)
+      : message_(std::move(message)), decode_error_(std::move(decode_error)) {}
   Message message_;
+  std::string decode_error_;
 };
 
 struct ReceiveParams {

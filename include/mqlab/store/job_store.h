@@ -9,6 +9,8 @@
 //                 finished with the same outcome and attempt is OK and changes nothing. A stale
 //                 attempt (another attempt started since) gets kAborted.
 //   Requeue       RUNNING(attempt) -> PENDING, for a retry with backoff.
+//   Reject        PENDING with no attempt yet -> FAILED, for a job stored whose enqueue then
+//                 failed (the API tells the client, and GET shows the reason).
 //
 // Implementations: SQLite (the embedded default) and PostgreSQL. Both pass the same conformance
 // suite (src/store/store_conformance_test.h).
@@ -45,6 +47,12 @@ struct RequeueParams {
   WallTime now{};
 };
 
+struct RejectParams {
+  std::string_view id;
+  std::string_view error_message;
+  WallTime now{};
+};
+
 struct StartParams {
   std::string_view id;
   std::string_view worker_id;
@@ -70,6 +78,8 @@ class JobStore {
   virtual Result<Job> StartAttempt(const StartParams& params) = 0;
   virtual Status Finish(const FinishParams& params) = 0;
   virtual Status Requeue(const RequeueParams& params) = 0;
+  // PENDING with attempts == 0 -> FAILED (finished_at set). kFailedPrecondition otherwise.
+  virtual Status Reject(const RejectParams& params) = 0;
   // Jobs of a version that are not finished (PENDING or RUNNING), oldest first. RUNNING ones are
   // returned to PENDING: the caller guarantees no worker of this version is alive (an embedded
   // process at start-up), so they are orphans of a previous run.

@@ -1,0 +1,109 @@
+#include "api/job_service.h"
+
+#include <fmt/format.h>
+
+#include "mqlab/domain/input_path.h"
+
+namespace mqlab::api {
+
+Status AdmissionOptions::Validate() const {
+  if (max_queue_depth < 1) return InvalidArgument("max queue depth must be >= 1");
+  if (max_inflight < 1) return InvalidArgument("max in-flight must be >= 1");
+  if (retry_after.count() < 0) return InvalidArgument("retry-after must be >= 0");
+  return Ok();
+}
+
+JobService::JobService(JobServiceOptions options, store::JobStore& store, queue::JobQueue& queue,
+                       const Clock& clock, metrics::MqlabMetrics& metrics)
+    : options_(std::move(options)),
+      store_(store),
+      queue_(queue),
+      clock_(clock),
+      enqueued_(metrics.jobs_enqueued_total.With({options_.backend})),
+      rejections_(metrics.backpressure_rejections_total.With({options_.version})),
+      depth_gauge_(metrics.queue_depth.With({options_.backend})) {}
+
+int64_t JobService::SampledDepth() {
+  const int64_t now = clock_.Steady().time_since_epoch().count();
+  const int64_t interval =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(options_.admission.depth_sample_interval)
+          .count();
+  if (now - depth_sampled_at_ns_.load() >= interval) {
+    std::unique_lock lock(depth_mu_, std::try_to_lock);
+    if (lock.owns_lock()) {  // others use the previous sample meanwhile
+      auto d = queue_.Depth();
+      depth_.store(d ? *d : -1);
+      depth_sampled_at_ns_.store(now);
+      depth_gauge_.Set(static_cast<double>(depth_.load()));
+    }
+  }
+  return depth_.load();
+}
+
+Status JobService::Admit() {
+  const AdmissionOptions& a = options_.admission;
+  if (!a.backpressure) return Ok();
+  if (inflight_.load() > a.max_inflight) {
+    rejections_.Inc();
+    return ResourceExhausted(fmt::format("backpressure: {} submissions in flight (limit {})",
+                                         inflight_.load(), a.max_inflight));
+  }
+  const int64_t depth = SampledDepth();
+  if (depth >= a.max_queue_depth) {
+    rejections_.Inc();
+    return ResourceExhausted(
+        fmt::format("backpressure: queue depth {} at or over {}", depth, a.max_queue_depth));
+  }
+  return Ok();
+}
+
+Result<Job> JobService::Submit(std::string_view input_path, std::string_view request_id) {
+  auto path = ConfineToDataDir(options_.data_dir, input_path);
+  if (!path) return std::unexpected(path.error());
+  inflight_++;
+  struct Leave {
+    std::atomic<int64_t>& n;
+    ~Leave() { n--; }
+  } leave{inflight_};
+  if (auto s = Admit(); !s) return std::unexpected(s.error());
+
+  Job job;
+  job.id = NewJobId();
+  job.version = options_.version;
+  job.status = JobStatus::kPending;
+  job.input_path = std::move(*path);
+  job.max_attempts = options_.max_attempts;
+  job.request_id = std::string(request_id);
+  job.created_at = job.updated_at = clock_.Now();
+  if (auto s = store_.Create(job); !s) return std::unexpected(s.error());
+
+  queue::Message m{.job_id = job.id, .attempt = 1, .enqueued_at = clock_.Now(),
+                   .request_id = job.request_id};
+  if (auto s = queue_.Enqueue(m); !s) {
+    // Stored but not queued: fail it visibly rather than leave it PENDING forever.
+    const std::string reason = fmt::format("not enqueued: {}", s.error().message);
+    auto marked = store_.Reject({.id = job.id, .error_message = reason, .now = clock_.Now()});
+    if (!marked) {
+      return Internal(fmt::format("{}; and marking the job FAILED failed too: {}", reason,
+                                  marked.error().ToString()));
+    }
+    if (s.error().code == ErrorCode::kResourceExhausted) rejections_.Inc();
+    return std::unexpected(s.error());
+  }
+  enqueued_.Inc();
+  return job;
+}
+
+Result<Job> JobService::Get(std::string_view id) {
+  if (!IsValidJobId(id)) return InvalidArgument("job id must be a UUID");
+  std::string lower(id);
+  for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  auto job = store_.Get(lower);
+  if (!job) return job;
+  if (job->version != options_.version) {
+    return NotFound(fmt::format("no {} job with id {}", options_.version, lower));
+  }
+  return job;
+}
+
+}  // namespace mqlab::api

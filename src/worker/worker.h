@@ -1,0 +1,120 @@
+// The worker: the consume loop, written once above the queue port for every backend.
+//
+// For each delivery: decode → StartAttempt in the store (PENDING|RUNNING → RUNNING, attempt + 1)
+// → predict → Finish SUCCESS and ack; or, on a failed attempt, Requeue and retry with exponential
+// backoff while attempts < max, else Finish FAILED and dead-letter. The store update always comes
+// before the queue settlement: if the process dies in between, the message comes back, the store
+// says the job is finished, and the duplicate is acknowledged and counted, never run again.
+// A message the worker cannot decode or whose job is unknown is dead-lettered with the reason.
+//
+// Threading: Start() spawns `concurrency` threads, each running the loop on its own (the blocking
+// client libraries behind the queue and store are used from these threads only). Stop() is
+// graceful: no new receives, in-flight jobs finish; after the grace period it cancels the
+// predictions still running (their deliveries are released unsettled, so they come back) and
+// joins. Start/Stop are called from one controlling thread.
+#ifndef MQLAB_WORKER_WORKER_H_
+#define MQLAB_WORKER_WORKER_H_
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <stop_token>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <spdlog/logger.h>
+
+#include "metrics/mqlab_metrics.h"
+#include "mqlab/common/clock.h"
+#include "mqlab/model/predictor.h"
+#include "mqlab/queue/job_queue.h"
+#include "mqlab/store/job_store.h"
+
+namespace mqlab::worker {
+
+struct WorkerOptions {
+  // Names this worker in the store's workerId column and in logs. Default: "<host>-<pid>".
+  std::string worker_id;
+  // Parallel consume loops in this process (one model instance each). Default: 1, as the
+  // single-threaded Python worker of the original study.
+  int concurrency = 1;
+  // Backoff before attempt n + 1: min(max, base * 2^(n-1)) scaled by a random factor in
+  // [0.5, 1) (equal jitter: retries of a burst of failures do not come back in lockstep).
+  // Default: base 200 ms, max 30 s.
+  std::chrono::milliseconds backoff_base{200};
+  std::chrono::milliseconds backoff_max{30000};
+  // How long one Receive waits; bounds how fast Stop is noticed. Default: 200 ms.
+  std::chrono::milliseconds poll_timeout{200};
+  // Pause after a failed Receive (server down) before trying again. Default: 500 ms.
+  std::chrono::milliseconds error_pause{500};
+
+  Status Validate() const;
+};
+
+// Running totals, for tests and the end-of-run log line.
+struct WorkerStats {
+  int64_t received = 0;
+  int64_t succeeded = 0;
+  int64_t failed = 0;         // finished FAILED after the last attempt
+  int64_t retried = 0;        // failed attempts sent back with backoff
+  int64_t duplicates = 0;     // deliveries of jobs already finished (acked, skipped)
+  int64_t dead_lettered = 0;  // includes malformed and unknown-job messages
+  int64_t abandoned = 0;      // released unsettled (store unreachable, or cancelled at stop)
+};
+
+class Worker {
+ public:
+  // `queue`, `store`, `predictor`, `clock`, `metrics` and `log` must outlive the Worker.
+  // `backend` labels the metrics ("memory", "postgres", ...).
+  Worker(WorkerOptions options, std::string backend, queue::JobQueue& queue,
+         store::JobStore& store, model::Predictor& predictor, const Clock& clock,
+         metrics::MqlabMetrics& metrics, std::shared_ptr<spdlog::logger> log);
+  ~Worker();  // Stop(0) if still running
+
+  void Start();
+  // Stops taking work and waits up to `grace` for in-flight jobs; then cancels what still runs.
+  // Returns true if everything in flight finished within the grace period.
+  bool Stop(std::chrono::milliseconds grace);
+
+  // Handles one delivery to its settlement (exposed for tests; the loop calls it).
+  void Handle(std::unique_ptr<queue::Delivery> delivery);
+
+  WorkerStats stats() const;
+  int64_t in_flight() const { return in_flight_.load(); }
+
+ private:
+  struct Counters;
+  void Loop();
+  std::chrono::milliseconds Backoff(int attempt);
+  void OnPredictFailed(queue::Delivery& d, const Job& job, const Error& error);
+
+  const WorkerOptions options_;
+  const std::string backend_;
+  queue::JobQueue& queue_;
+  store::JobStore& store_;
+  model::Predictor& predictor_;
+  const Clock& clock_;
+  metrics::MqlabMetrics& metrics_;
+  std::shared_ptr<spdlog::logger> log_;
+  std::unique_ptr<Counters> counters_;
+
+  std::atomic<bool> stopping_{false};
+  std::stop_source cancel_;  // cancels running predictions once the grace period is over
+  std::atomic<int64_t> in_flight_{0};
+  std::mutex mu_;  // guards running_threads_, rng_
+  std::condition_variable all_exited_;
+  int running_threads_ = 0;
+  std::mt19937_64 rng_{std::random_device{}()};
+  std::vector<std::thread> threads_;
+};
+
+// "<hostname>-<pid>".
+std::string DefaultWorkerId();
+
+}  // namespace mqlab::worker
+
+#endif  // MQLAB_WORKER_WORKER_H_

@@ -1,0 +1,190 @@
+#include "worker/worker.h"
+
+#include <gtest/gtest.h>
+
+#include "common/logging.h"
+#include "metrics/registry.h"
+#include "queue/memory/memory_queue.h"
+#include "store/sqlite/sqlite_store.h"
+#include "tests/support/temp_dir.h"
+
+namespace mqlab::worker {
+namespace {
+
+using std::chrono::milliseconds;
+
+class WorkerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto s = store::SqliteStore::Open({.path = (dir_.path() / "jobs.db").string()});
+    ASSERT_TRUE(s) << s.error().ToString();
+    store_ = std::move(*s);
+  }
+
+  std::string Submit(int max_attempts = 3) {
+    Job job;
+    job.id = NewJobId();
+    job.version = "mem";
+    job.input_path = "in.png";
+    job.max_attempts = max_attempts;
+    job.created_at = job.updated_at = Clock::Real().Now();
+    EXPECT_TRUE(store_->Create(job));
+    EXPECT_TRUE(queue_.Enqueue({.job_id = job.id, .attempt = 1, .enqueued_at = job.created_at}));
+    return job.id;
+  }
+
+  std::unique_ptr<Worker> MakeWorker(model::PredictorOptions p, int concurrency = 1) {
+    p.write_output = false;
+    predictor_ = std::make_unique<model::Predictor>(dir_.path(), p);
+    return std::make_unique<Worker>(
+        WorkerOptions{.worker_id = "w-test", .concurrency = concurrency,
+                      .backoff_base = milliseconds(1), .backoff_max = milliseconds(5),
+                      .poll_timeout = milliseconds(20)},
+        "memory", queue_, *store_, *predictor_, Clock::Real(), metrics_, NullLogger());
+  }
+
+  // Waits (polling with a deadline) until `done` holds.
+  template <class F>
+  bool Eventually(F done, milliseconds limit = milliseconds(20000)) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (done()) return true;
+      std::this_thread::sleep_for(milliseconds(5));
+    }
+    return done();
+  }
+
+  JobStatus StatusOf(const std::string& id) { return store_->Get(id).value().status; }
+
+  testing::TempDir dir_;
+  std::unique_ptr<store::SqliteStore> store_;
+  queue::MemoryQueue queue_;
+  metrics::Registry registry_;
+  metrics::MqlabMetrics metrics_{registry_};
+  std::unique_ptr<model::Predictor> predictor_;
+};
+
+TEST_F(WorkerTest, RunsEveryJobToSuccessOnce) {
+  auto w = MakeWorker({.service_time = std::chrono::microseconds(0)}, 4);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 300; ++i) ids.push_back(Submit());
+  w->Start();
+  ASSERT_TRUE(Eventually([&] { return w->stats().succeeded == 300; }));
+  EXPECT_TRUE(w->Stop(milliseconds(5000)));
+  for (const auto& id : ids) {
+    Job job = store_->Get(id).value();
+    EXPECT_EQ(job.status, JobStatus::kSuccess);
+    EXPECT_EQ(job.attempts, 1);
+    EXPECT_EQ(job.worker_id, "w-test");
+    EXPECT_TRUE(job.finished_at.has_value());
+  }
+  EXPECT_EQ(w->stats().duplicates, 0);
+  EXPECT_EQ(queue_.Depth().value(), 0);
+  EXPECT_EQ(metrics_.jobs_completed_total.With({"memory", "SUCCESS"}).Value(), 300);
+  EXPECT_EQ(metrics_.job_processing_seconds.With({"memory"}).Count(), 300u);
+}
+
+TEST_F(WorkerTest, FailingModelRetriesThenFailsAndDeadLetters) {
+  auto w = MakeWorker({.service_time = std::chrono::microseconds(0), .fail_rate = 1.0});
+  std::string id = Submit(/*max_attempts=*/3);
+  w->Start();
+  ASSERT_TRUE(Eventually([&] { return StatusOf(id) == JobStatus::kFailed; }));
+  w->Stop(milliseconds(5000));
+  Job job = store_->Get(id).value();
+  EXPECT_EQ(job.attempts, 3);
+  EXPECT_EQ(job.error_message, "simulated model failure");
+  EXPECT_EQ(w->stats().retried, 2);
+  EXPECT_EQ(w->stats().failed, 1);
+  auto dead = queue_.PeekDeadLetters(10).value();
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].message.job_id, id);
+  EXPECT_EQ(dead[0].message.attempt, 3);
+  EXPECT_NE(dead[0].reason.find("failed after 3 attempts"), std::string::npos) << dead[0].reason;
+}
+
+TEST_F(WorkerTest, DuplicateDeliveryOfFinishedJobIsAckedAndSkipped) {
+  auto w = MakeWorker({.service_time = std::chrono::microseconds(0)});
+  std::string id = Submit();
+  w->Start();
+  ASSERT_TRUE(Eventually([&] { return StatusOf(id) == JobStatus::kSuccess; }));
+  Job before = store_->Get(id).value();
+  ASSERT_TRUE(queue_.Enqueue({.job_id = id, .attempt = 1, .enqueued_at = Clock::Real().Now()}));
+  ASSERT_TRUE(Eventually([&] { return w->stats().duplicates == 1; }));
+  w->Stop(milliseconds(5000));
+  Job after = store_->Get(id).value();
+  EXPECT_EQ(after.attempts, before.attempts) << "a finished job never runs again";
+  EXPECT_EQ(ToUnixMicros(*after.finished_at), ToUnixMicros(*before.finished_at));
+  EXPECT_EQ(w->stats().succeeded, 1);
+  EXPECT_EQ(metrics_.job_duplicates_total.With({"memory"}).Value(), 1);
+  EXPECT_TRUE(queue_.PeekDeadLetters(10).value().empty());
+}
+
+TEST_F(WorkerTest, UnknownJobIsDeadLettered) {
+  auto w = MakeWorker({.service_time = std::chrono::microseconds(0)});
+  std::string ghost = NewJobId();
+  ASSERT_TRUE(queue_.Enqueue({.job_id = ghost, .attempt = 1, .enqueued_at = Clock::Real().Now()}));
+  w->Start();
+  ASSERT_TRUE(Eventually([&] { return w->stats().dead_lettered == 1; }));
+  w->Stop(milliseconds(5000));
+  auto dead = queue_.PeekDeadLetters(10).value();
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].message.job_id, ghost);
+  EXPECT_NE(dead[0].reason.find("unknown job"), std::string::npos);
+}
+
+// A delivery whose payload did not decode, as a broker adapter hands it over.
+class MalformedDelivery final : public queue::Delivery {
+ public:
+  explicit MalformedDelivery(std::string* reason)
+      : Delivery(queue::Message{}, "message is not a JSON object"), reason_(reason) {}
+  Status Ack() override { return Ok(); }
+  Status Retry(milliseconds) override { return Ok(); }
+  Status DeadLetter(std::string_view reason) override {
+    *reason_ = std::string(reason);
+    return Ok();
+  }
+
+ private:
+  std::string* reason_;
+};
+
+TEST_F(WorkerTest, MalformedMessageIsDeadLetteredWithReason) {
+  auto w = MakeWorker({.service_time = std::chrono::microseconds(0)});
+  std::string reason;
+  w->Handle(std::make_unique<MalformedDelivery>(&reason));
+  EXPECT_EQ(reason, "malformed message: message is not a JSON object");
+  EXPECT_EQ(w->stats().dead_lettered, 1);
+}
+
+TEST_F(WorkerTest, StopDrainsJobsInFlight) {
+  auto w = MakeWorker({.service_time = milliseconds(300)}, 2);
+  std::string a = Submit(), b = Submit();
+  w->Start();
+  ASSERT_TRUE(Eventually([&] { return w->in_flight() == 2; }));
+  EXPECT_TRUE(w->Stop(milliseconds(10000)));
+  EXPECT_EQ(StatusOf(a), JobStatus::kSuccess);
+  EXPECT_EQ(StatusOf(b), JobStatus::kSuccess);
+}
+
+TEST_F(WorkerTest, StopPastGraceCancelsAndReleasesTheJob) {
+  auto w = MakeWorker({.service_time = std::chrono::seconds(60)});
+  std::string id = Submit();
+  w->Start();
+  ASSERT_TRUE(Eventually([&] { return w->in_flight() == 1; }));
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_FALSE(w->Stop(milliseconds(100)));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+  EXPECT_EQ(StatusOf(id), JobStatus::kRunning);  // a later worker takes it over
+  EXPECT_EQ(queue_.Depth().value(), 1) << "the released message is back in the queue";
+  EXPECT_EQ(w->stats().abandoned, 1);
+}
+
+TEST_F(WorkerTest, BackoffOptionsValidate) {
+  EXPECT_TRUE(WorkerOptions{}.Validate());
+  EXPECT_FALSE((WorkerOptions{.concurrency = 0}).Validate());
+  EXPECT_FALSE(
+      (WorkerOptions{.backoff_base = milliseconds(10), .backoff_max = milliseconds(5)}).Validate());
+}
+
+}  // namespace
+}  // namespace mqlab::worker
