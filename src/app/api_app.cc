@@ -110,11 +110,11 @@ void ApiApp::Stop() {
 int RunApi(const ApiConfig& config, std::shared_ptr<spdlog::logger> log) {
   auto app = ApiApp::Create(config, log);
   if (!app) {
-    fmt::print(stderr, "mqlab api: {}\n", app.error().message);
+    fmt::print(stderr, "mqlab api: {}\n", OneLine(app.error().message));
     return 1;
   }
   if (auto s = (*app)->Start(); !s) {
-    fmt::print(stderr, "mqlab api: {}\n", s.error().message);
+    fmt::print(stderr, "mqlab api: {}\n", OneLine(s.error().message));
     return 1;
   }
   auto live = (*app)->LiveVersions();

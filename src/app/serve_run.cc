@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/embedded.h"
+#include "common/logging.h"
 #include "common/signals.h"
 #include "http/client.h"
 
@@ -84,11 +85,11 @@ int RunDemo(EmbeddedApp& app, const ServeConfig& config, int n) {
 int RunServe(const ServeConfig& config, int demo_jobs, std::shared_ptr<spdlog::logger> log) {
   auto app = EmbeddedApp::Create(config, log);
   if (!app) {
-    fmt::print(stderr, "mqlab serve: {}\n", app.error().message);
+    fmt::print(stderr, "mqlab serve: {}\n", OneLine(app.error().message));
     return 1;
   }
   if (auto s = (*app)->Start(); !s) {
-    fmt::print(stderr, "mqlab serve: {}\n", s.error().message);
+    fmt::print(stderr, "mqlab serve: {}\n", OneLine(s.error().message));
     return 1;
   }
   // The one line scripts and tests wait for; flushed at once.

@@ -18,7 +18,7 @@ namespace {
 namespace net = http::net;
 
 int Fail(std::string_view message) {
-  fmt::print(stderr, "mqlab worker: {}\n", message);
+  fmt::print(stderr, "mqlab worker: {}\n", OneLine(message));
   return 1;
 }
 
@@ -37,9 +37,6 @@ int RunWorker(const WorkerConfig& config, std::shared_ptr<spdlog::logger> log) {
   if (config.queue_kind == "memory") {
     return Fail("the memory queue lives inside one process: use `mqlab serve --workers N`");
   }
-  if (!backend) {
-    return Fail(fmt::format("the {} backend is not built into this mqlab", config.queue_kind));
-  }
   queue::QueueOptions qopts = config.queue;
   qopts.kind = config.queue_kind;
   if (qopts.url.empty()) qopts.url = config.backends.UrlFor(config.queue_kind);
@@ -54,6 +51,9 @@ int RunWorker(const WorkerConfig& config, std::shared_ptr<spdlog::logger> log) {
   }
   auto store = store::OpenStore(store_url, {.pool_size = config.worker.concurrency + 1});
   if (!store) return Fail(store.error().message);
+  if (!backend) {
+    return Fail(fmt::format("the {} backend is not built into this mqlab", config.queue_kind));
+  }
   if (qopts.prefetch < config.worker.concurrency) qopts.prefetch = config.worker.concurrency;
   auto queue = backend->open(qopts);
   if (!queue) return Fail(queue.error().message);

@@ -5,17 +5,18 @@
 
 #include "cli/commands.h"
 #include "cli/flags.h"
+#include "common/logging.h"
 #include "common/signals.h"
 
 namespace mqlab::cli {
 
 int UsageError(std::string_view message) {
-  fmt::print(stderr, "mqlab: {} (see --help)\n", message);
+  fmt::print(stderr, "mqlab: {} (see --help)\n", OneLine(message));
   return 2;
 }
 
 int RunError(std::string_view command, std::string_view message) {
-  fmt::print(stderr, "mqlab {}: {}\n", command, message);
+  fmt::print(stderr, "mqlab {}: {}\n", command, OneLine(message));
   return 1;
 }
 

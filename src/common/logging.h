@@ -26,6 +26,10 @@ std::shared_ptr<spdlog::logger> MakeLogger(std::string name, const LogOptions& o
 // A logger that drops everything (tests).
 std::shared_ptr<spdlog::logger> NullLogger();
 
+// `text` on one line: runs of whitespace (newlines and tabs from libpq messages) become one
+// space, and the ends are trimmed. For error lines meant for a terminal.
+std::string OneLine(std::string_view text);
+
 // Replaces the password of a URL ("postgresql://u:secret@h/db" → "postgresql://u:***@h/db")
 // so that URLs can be logged and printed.
 std::string RedactUrl(std::string_view url);
