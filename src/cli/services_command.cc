@@ -71,7 +71,10 @@ Runner AddServicesCommand(CLI::App& root) {
   auto* up = cmd->add_subcommand("up", "Start them (or find them running); print their URLs");
   auto* down = cmd->add_subcommand("down", "Stop exactly what `up` started");
   auto* status = cmd->add_subcommand("status", "Show which are running (exit 3 if any is not)");
-  for (auto* sub : {up, down, status}) sub->add_option("names", f->names, names_help);
+  for (auto* sub : {up, down, status}) {
+    sub->add_option("names", f->names, names_help);
+    sub->fallthrough();  // `services up --runtime-dir DIR` as well as `services --runtime-dir DIR up`
+  }
   return [f, up, down, status]() -> int {
     if (up->parsed()) return Up(*f);
     if (down->parsed()) return Down(*f);

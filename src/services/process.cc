@@ -1,0 +1,228 @@
+#include "services/process.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cstring>
+#include <deque>
+#include <fstream>
+#include <thread>
+
+namespace mqlab::services {
+namespace {
+
+// Polling interval while waiting for a process: short enough to add no visible latency to
+// `services down`, long enough to cost nothing.
+constexpr auto kPoll = std::chrono::milliseconds(20);
+
+int ExitCode(int wstatus) {
+  if (WIFEXITED(wstatus)) return WEXITSTATUS(wstatus);
+  if (WIFSIGNALED(wstatus)) return 128 + WTERMSIG(wstatus);
+  return -1;
+}
+
+// Owns a file descriptor.
+class Fd {
+ public:
+  explicit Fd(int fd = -1) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) close(fd_);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+  void Close() {
+    if (fd_ >= 0) close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_;
+};
+
+[[noreturn]] void ChildFail(int pipe_fd) {
+  int err = errno;
+  ssize_t ignored = write(pipe_fd, &err, sizeof err);
+  (void)ignored;
+  _exit(127);
+}
+
+}  // namespace
+
+Result<std::optional<RunAs>> UnprivilegedUserIfRoot(const std::string& name) {
+  if (geteuid() != 0) return std::optional<RunAs>();
+  struct passwd pw;
+  struct passwd* found = nullptr;
+  std::vector<char> buf(16384);
+  getpwnam_r(name.c_str(), &pw, buf.data(), buf.size(), &found);
+  if (found == nullptr) {
+    return FailedPrecondition(fmt::format(
+        "running as root, and the server refuses root; there is no '{}' user to run it as: "
+        "install the server's Debian package (it creates the user) or run as a normal user",
+        name));
+  }
+  return std::optional<RunAs>(RunAs{name, pw.pw_uid, pw.pw_gid});
+}
+
+Result<pid_t> Spawn(const ProcessSpec& spec) {
+  if (spec.argv.empty()) return InvalidArgument("spawn: empty argument vector");
+  // Everything the child needs is prepared here: after fork it may only make system calls.
+  std::vector<char*> argv;
+  for (const auto& a : spec.argv) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  const std::string cwd = spec.cwd.string();
+  const std::string out_path = spec.output.empty() ? "/dev/null" : spec.output.string();
+  Fd in(open("/dev/null", O_RDONLY | O_CLOEXEC));
+  Fd out(open(out_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+  if (in.get() < 0 || out.get() < 0) {
+    return Unavailable(fmt::format("spawn {}: cannot open {}: {}", spec.argv[0], out_path,
+                                   std::strerror(errno)));
+  }
+  int pipe_fds[2];
+  if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
+    return Internal(fmt::format("spawn: pipe: {}", std::strerror(errno)));
+  }
+  Fd pipe_read(pipe_fds[0]);
+  Fd pipe_write(pipe_fds[1]);
+
+  pid_t pid = fork();
+  if (pid < 0) return Unavailable(fmt::format("spawn: fork: {}", std::strerror(errno)));
+  if (pid == 0) {
+    // The child: async-signal-safe calls only. Descriptors the parent left inheritable are
+    // marked close-on-exec, so the server keeps none of our sockets.
+    close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+    // Ignored signals and the signal mask survive exec: give the server the defaults (a caller
+    // that blocks SIGINT for its own sigwait must not make the server deaf to it).
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; ++sig) sigaction(sig, &dfl, nullptr);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    if (spec.new_session && setsid() < 0) ChildFail(pipe_fds[1]);
+    if (dup2(in.get(), 0) < 0 || dup2(out.get(), 1) < 0 || dup2(out.get(), 2) < 0) {
+      ChildFail(pipe_fds[1]);
+    }
+    if (spec.run_as) {
+      gid_t gid = spec.run_as->gid;
+      if (setgroups(1, &gid) != 0 || setgid(gid) != 0 || setuid(spec.run_as->uid) != 0) {
+        ChildFail(pipe_fds[1]);
+      }
+    }
+    if (!cwd.empty() && chdir(cwd.c_str()) != 0) ChildFail(pipe_fds[1]);
+    execv(argv[0], argv.data());
+    ChildFail(pipe_fds[1]);
+  }
+  // The parent: the pipe closes on a successful exec (EOF), or carries the child's errno.
+  pipe_write.Close();
+  int child_errno = 0;
+  ssize_t n;
+  do {
+    n = read(pipe_read.get(), &child_errno, sizeof child_errno);
+  } while (n < 0 && errno == EINTR);
+  if (n > 0) {
+    int wstatus;
+    waitpid(pid, &wstatus, 0);
+    return Unavailable(fmt::format("cannot start {}{}: {}", spec.argv[0],
+                                   spec.run_as ? " as user " + spec.run_as->name : "",
+                                   std::strerror(child_errno)));
+  }
+  return pid;
+}
+
+Result<int> RunToExit(const ProcessSpec& spec, std::chrono::milliseconds timeout) {
+  auto pid = Spawn(spec);
+  if (!pid) return std::unexpected(pid.error());
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    if (auto code = ReapIfExited(*pid)) return *code;
+    if (std::chrono::steady_clock::now() > deadline) {
+      kill(*pid, SIGKILL);
+      WaitGone(*pid, std::chrono::seconds(5));
+      return DeadlineExceeded(fmt::format("{} did not finish within {} ms, killed", spec.argv[0],
+                                          timeout.count()));
+    }
+    std::this_thread::sleep_for(kPoll);
+  }
+}
+
+std::optional<int> ReapIfExited(pid_t pid) {
+  int wstatus = 0;
+  pid_t r;
+  do {
+    r = waitpid(pid, &wstatus, WNOHANG);
+  } while (r < 0 && errno == EINTR);
+  if (r == pid) return ExitCode(wstatus);
+  return std::nullopt;
+}
+
+bool IsAlive(pid_t pid) {
+  if (pid <= 0) return false;
+  if (kill(pid, 0) != 0 && errno == ESRCH) return false;
+  // A zombie (exited, not yet reaped by its parent) is gone for our purposes.
+  std::ifstream stat(fmt::format("/proc/{}/stat", pid));
+  std::string line;
+  if (!std::getline(stat, line)) return false;
+  size_t paren = line.rfind(')');
+  return paren == std::string::npos || paren + 2 >= line.size() || line[paren + 2] != 'Z';
+}
+
+bool WaitGone(pid_t pid, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    if (ReapIfExited(pid) || !IsAlive(pid)) return true;
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(kPoll);
+  }
+}
+
+Result<int> FreeLoopbackPort() {
+  Fd s(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (s.get() < 0) return Unavailable(fmt::format("socket: {}", std::strerror(errno)));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof addr;
+  if (bind(s.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      getsockname(s.get(), reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    return Unavailable(fmt::format("no free port on 127.0.0.1: {}", std::strerror(errno)));
+  }
+  return static_cast<int>(ntohs(addr.sin_port));
+}
+
+bool IsLoopbackPortFree(int port) {
+  Fd s(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (s.get() < 0) return false;
+  int one = 1;
+  setsockopt(s.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);  // ignore TIME_WAIT leftovers
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  return bind(s.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+}
+
+std::string TailOfFile(const std::filesystem::path& path, int max_lines) {
+  std::ifstream in(path);
+  std::deque<std::string> lines;
+  for (std::string line; std::getline(in, line);) {
+    lines.push_back(std::move(line));
+    if (static_cast<int>(lines.size()) > max_lines) lines.pop_front();
+  }
+  std::string out;
+  for (const auto& l : lines) out += "  " + l + "\n";
+  return out;
+}
+
+}  // namespace mqlab::services

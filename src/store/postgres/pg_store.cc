@@ -1,0 +1,350 @@
+#include "store/postgres/pg_store.h"
+
+#include <fmt/format.h>
+
+#include <array>
+#include <utility>
+
+namespace mqlab::store {
+namespace {
+
+// Schema migrations, applied in order by Open; mqlab_schema_version records each one applied.
+//
+// Checklist: when a column is added or changed here (a new migration, never an edit of an applied
+// one), update together:
+//   1. MQLAB_PG_JOB_COLUMNS (what every SELECT and RETURNING reads, in this order),
+//   2. RowToJob (reads MQLAB_PG_JOB_COLUMNS by position),
+//   3. Sql().insert and its parameters in PgStore::Create (writes every column),
+//   4. the SQLite store (src/store/sqlite/sqlite_store.cc) and the Job struct (job.h),
+//   5. the round-trip case of the conformance suite (src/store/store_conformance_test.h),
+//   6. the V3 queue's claim (src/queue/postgres) if the column concerns claiming.
+constexpr std::array<const char*, 1> kMigrations = {
+    // 1: the jobs table, which is also the V3 queue.
+    R"sql(
+CREATE TABLE IF NOT EXISTS mqlab_jobs (
+  id               uuid        PRIMARY KEY,
+  version          text        NOT NULL,
+  status           text        NOT NULL
+                   CHECK (status IN ('PENDING', 'RUNNING', 'SUCCESS', 'FAILED')),
+  input_path       text        NOT NULL,
+  output_path      text        NOT NULL DEFAULT '',
+  error_message    text        NOT NULL DEFAULT '',
+  attempts         integer     NOT NULL DEFAULT 0,
+  max_attempts     integer     NOT NULL DEFAULT 3,
+  worker_id        text        NOT NULL DEFAULT '',
+  request_id       text        NOT NULL DEFAULT '',
+  created_at       timestamptz NOT NULL,
+  updated_at       timestamptz NOT NULL,
+  started_at       timestamptz,
+  finished_at      timestamptz,
+  -- V3 queue: a PENDING job may be claimed from run_after on (retry backoff); a claimed RUNNING
+  -- job is its worker's until lease_expires_at, then the rescuer returns it.
+  run_after        timestamptz NOT NULL DEFAULT now(),
+  lease_expires_at timestamptz
+)
+-- Every transition rewrites the status, which the partial indexes below depend on: such updates
+-- are never HOT, so dead tuples pile up at the head of the claim index and slow SKIP LOCKED
+-- scans until VACUUM. Vacuum this table after 1% churn rather than the default 20%.
+WITH (autovacuum_vacuum_scale_factor = 0.01, autovacuum_analyze_scale_factor = 0.02);
+-- V3 claim: the oldest runnable PENDING jobs.
+CREATE INDEX IF NOT EXISTS mqlab_jobs_claim_idx ON mqlab_jobs (run_after)
+  WHERE status = 'PENDING';
+-- V3 rescuer: RUNNING jobs whose lease expired.
+CREATE INDEX IF NOT EXISTS mqlab_jobs_lease_idx ON mqlab_jobs (lease_expires_at)
+  WHERE status = 'RUNNING';
+-- Recover and CountByStatus.
+CREATE INDEX IF NOT EXISTS mqlab_jobs_version_status_idx
+  ON mqlab_jobs (version, status, created_at);
+)sql",
+};
+
+// Times are read back as unix microseconds: extract() is numeric in PostgreSQL 14+, so exact.
+#define MQLAB_PG_MICROS(col) "(extract(epoch FROM " col ") * 1000000)::int8"
+#define MQLAB_PG_JOB_COLUMNS                                                                    \
+  "id::text, version, status, input_path, output_path, error_message, attempts, max_attempts, " \
+  "worker_id, request_id, " MQLAB_PG_MICROS("created_at") ", " MQLAB_PG_MICROS(                 \
+      "updated_at") ", " MQLAB_PG_MICROS("started_at") ", " MQLAB_PG_MICROS("finished_at")
+
+struct Statements {
+  PgStatement insert, get, state, start, finish, requeue, reject, recover, count;
+};
+
+// Parameter kinds are fixed per statement (PgParams types them; texts are inferred, e.g. uuid).
+const Statements& Sql() {
+  static const Statements s = {
+      .insert = {"mqlab_store_insert",
+                 "INSERT INTO mqlab_jobs (id, version, status, input_path, output_path, "
+                 "error_message, attempts, max_attempts, worker_id, request_id, created_at, "
+                 "updated_at, started_at, finished_at, run_after) "
+                 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $11)"},
+      .get = {"mqlab_store_get", "SELECT " MQLAB_PG_JOB_COLUMNS " FROM mqlab_jobs WHERE id = $1"},
+      .state = {"mqlab_store_state", "SELECT status, attempts FROM mqlab_jobs WHERE id = $1"},
+      .start = {"mqlab_store_start",
+                "UPDATE mqlab_jobs SET status = 'RUNNING', attempts = attempts + 1, "
+                "worker_id = $2, started_at = $3, updated_at = $3 "
+                "WHERE id = $1 AND status IN ('PENDING', 'RUNNING') "
+                "RETURNING " MQLAB_PG_JOB_COLUMNS},
+      .finish = {"mqlab_store_finish",
+                 "UPDATE mqlab_jobs SET status = $3, output_path = $4, error_message = $5, "
+                 "finished_at = $6, updated_at = $6, lease_expires_at = NULL "
+                 "WHERE id = $1 AND status = 'RUNNING' AND attempts = $2"},
+      .requeue = {"mqlab_store_requeue",
+                  "UPDATE mqlab_jobs SET status = 'PENDING', error_message = $3, "
+                  "updated_at = $4, run_after = $4, lease_expires_at = NULL "
+                  "WHERE id = $1 AND status = 'RUNNING' AND attempts = $2"},
+      .reject = {"mqlab_store_reject",
+                 "UPDATE mqlab_jobs SET status = 'FAILED', error_message = $2, "
+                 "finished_at = $3, updated_at = $3 "
+                 "WHERE id = $1 AND status = 'PENDING' AND attempts = 0"},
+      // The data-modifying CTE runs once, whether read or not; the SELECT sees the rows as they
+      // were (RUNNING or PENDING), which is the set to return.
+      .recover = {"mqlab_store_recover",
+                  "WITH reset AS (UPDATE mqlab_jobs SET status = 'PENDING', updated_at = $2, "
+                  "lease_expires_at = NULL WHERE version = $1 AND status = 'RUNNING') "
+                  "SELECT id::text FROM mqlab_jobs "
+                  "WHERE version = $1 AND status IN ('PENDING', 'RUNNING') "
+                  "ORDER BY created_at, id LIMIT $3"},
+      .count = {"mqlab_store_count",
+                "SELECT status, count(*) FROM mqlab_jobs WHERE version = $1 GROUP BY status"},
+  };
+  return s;
+}
+
+Result<JobStatus> StatusFrom(const std::string& text) {
+  auto status = ParseJobStatus(text);
+  if (!status) return Internal(fmt::format("postgres: unknown job status '{}' in database", text));
+  return *status;
+}
+
+// Reads row `row` of a result with MQLAB_PG_JOB_COLUMNS.
+Result<Job> RowToJob(const PGresult* r, int row) {
+  Job job;
+  job.id = PgText(r, row, 0);
+  job.version = PgText(r, row, 1);
+  auto status = StatusFrom(PgText(r, row, 2));
+  if (!status) return std::unexpected(status.error());
+  job.status = *status;
+  job.input_path = PgText(r, row, 3);
+  job.output_path = PgText(r, row, 4);
+  job.error_message = PgText(r, row, 5);
+  job.attempts = static_cast<int>(PgInt(r, row, 6));
+  job.max_attempts = static_cast<int>(PgInt(r, row, 7));
+  job.worker_id = PgText(r, row, 8);
+  job.request_id = PgText(r, row, 9);
+  job.created_at = PgMicrosTime(r, row, 10).value_or(WallTime{});
+  job.updated_at = PgMicrosTime(r, row, 11).value_or(WallTime{});
+  job.started_at = PgMicrosTime(r, row, 12);
+  job.finished_at = PgMicrosTime(r, row, 13);
+  return job;
+}
+
+Result<std::optional<RowState>> ReadState(PgConnection& conn, std::string_view id) {
+  auto r = conn.Exec(Sql().state, PgParams().Text(id));
+  if (!r) return std::unexpected(r.error());
+  if (PQntuples(r->get()) == 0) return std::optional<RowState>();
+  auto status = StatusFrom(PgText(r->get(), 0, 0));
+  if (!status) return std::unexpected(status.error());
+  return std::optional<RowState>(
+      RowState{*status, static_cast<int>(PgInt(r->get(), 0, 1))});
+}
+
+// Runs a guarded UPDATE; if it changed no row, reads the row back and lets `explain` decide.
+template <typename Explain>
+Status GuardedUpdate(PgPool& pool, const PgStatement& st, const PgParams& params,
+                     std::string_view id, Explain explain) {
+  auto lease = pool.Acquire();
+  if (!lease) return std::unexpected(lease.error());
+  auto r = (*lease)->Exec(st, params);
+  if (!r) return std::unexpected(r.error());
+  if (std::string_view(PQcmdTuples(r->get())) == "1") return Ok();
+  auto state = ReadState(**lease, id);
+  if (!state) return std::unexpected(state.error());
+  return explain(*state);
+}
+
+// Ids that are not UUIDs cannot name a job (the column is uuid): not found, as in SQLite.
+Status CheckId(std::string_view id) {
+  if (!IsValidJobId(id)) return NotFound(fmt::format("job {} not found", id));
+  return Ok();
+}
+
+}  // namespace
+
+PgStore::PgStore(std::unique_ptr<PgPool> pool) : pool_(std::move(pool)) {}
+PgStore::~PgStore() = default;
+
+Result<std::unique_ptr<PgStore>> PgStore::Open(const PgStoreOptions& options) {
+  // 63 bytes: PostgreSQL's identifier limit (NAMEDATALEN - 1); longer names would be truncated.
+  if (options.schema.empty() || options.schema.size() > 63) {
+    return InvalidArgument(
+        fmt::format("postgres: schema name '{}' must be 1 to 63 bytes", options.schema));
+  }
+  if (options.schema.starts_with("pg_")) {
+    return InvalidArgument(fmt::format(
+        "postgres: schema name '{}' is reserved (names starting with pg_ are PostgreSQL's)",
+        options.schema));
+  }
+  auto pool = PgPool::Create({.url = options.url,
+                              .schema = options.schema,
+                              .pool_size = options.pool_size,
+                              .acquire_timeout = options.acquire_timeout,
+                              .connect_timeout_seconds = options.connect_timeout_seconds});
+  if (!pool) return std::unexpected(pool.error());
+  std::unique_ptr<PgStore> store(new PgStore(std::move(*pool)));
+  if (auto s = store->Migrate(); !s) return std::unexpected(s.error());
+  return store;
+}
+
+Status PgStore::Migrate() {
+  auto lease = pool_->Acquire();
+  if (!lease) return std::unexpected(lease.error());
+  PgConnection& conn = **lease;
+  if (auto r = conn.Exec("BEGIN"); !r) return std::unexpected(r.error());
+  auto applied = ApplyMigrations(conn);
+  if (!applied) {
+    (void)conn.Exec("ROLLBACK");
+    return std::unexpected(applied.error());
+  }
+  if (auto r = conn.Exec("COMMIT"); !r) return std::unexpected(r.error());
+  return Ok();
+}
+
+// REQUIRES: inside a transaction on `conn`. Returns the schema version now in place.
+Result<int> PgStore::ApplyMigrations(PgConnection& conn) {
+  const std::string& schema = pool_->options().schema;
+  // Serialises starters on this schema until COMMIT: the second one then finds the work done.
+  if (auto r = conn.Exec("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                         PgParams().Text("mqlab.schema:" + schema));
+      !r) {
+    return std::unexpected(r.error());
+  }
+  // Create only what is missing: CREATE … IF NOT EXISTS would still need the CREATE privilege,
+  // which a user of a shared cluster may lack once the schema exists.
+  auto exists = conn.Exec("SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1",
+                          PgParams().Text(schema));
+  if (!exists) return std::unexpected(exists.error());
+  if (PQntuples(exists->get()) == 0) {
+    auto quoted = conn.QuoteIdentifier(schema);
+    if (!quoted) return std::unexpected(quoted.error());
+    std::string create = "CREATE SCHEMA IF NOT EXISTS " + *quoted;  // an identifier, quoted
+    if (auto r = conn.Exec(create.c_str()); !r) return std::unexpected(r.error());
+  }
+  auto table = conn.Exec("SELECT to_regclass('mqlab_schema_version') IS NOT NULL");
+  if (!table) return std::unexpected(table.error());
+  if (PgText(table->get(), 0, 0) != "t") {
+    auto r = conn.Exec(
+        "CREATE TABLE mqlab_schema_version (version integer PRIMARY KEY, "
+        "applied_at timestamptz NOT NULL DEFAULT now())");
+    if (!r) return std::unexpected(r.error());
+  }
+  auto current_r = conn.Exec("SELECT coalesce(max(version), 0) FROM mqlab_schema_version");
+  if (!current_r) return std::unexpected(current_r.error());
+  const int current = static_cast<int>(PgInt(current_r->get(), 0, 0));
+  const int latest = static_cast<int>(kMigrations.size());
+  if (current > latest) {
+    return FailedPrecondition(fmt::format(
+        "postgres: schema '{}' is at version {}, newer than this mqlab's ({}); use a newer mqlab "
+        "or another schema",
+        schema, current, latest));
+  }
+  for (int v = current + 1; v <= latest; ++v) {
+    if (auto r = conn.Exec(kMigrations[v - 1]); !r) return std::unexpected(r.error());
+    auto r = conn.Exec("INSERT INTO mqlab_schema_version (version) VALUES ($1)", PgParams().Int(v));
+    if (!r) return std::unexpected(r.error());
+  }
+  return latest;
+}
+
+Status PgStore::Create(const Job& job) {
+  if (!IsValidJobId(job.id)) return InvalidArgument(fmt::format("bad job id '{}'", job.id));
+  auto lease = pool_->Acquire();
+  if (!lease) return std::unexpected(lease.error());
+  PgParams p;
+  p.Text(job.id).Text(job.version).Text(JobStatusName(job.status)).Text(job.input_path);
+  p.Text(job.output_path).Text(job.error_message).Int(job.attempts).Int(job.max_attempts);
+  p.Text(job.worker_id).Text(job.request_id).Time(job.created_at).Time(job.updated_at);
+  p.Time(job.started_at).Time(job.finished_at);
+  if (auto r = (*lease)->Exec(Sql().insert, p); !r) return std::unexpected(r.error());
+  return Ok();
+}
+
+Result<Job> PgStore::Get(std::string_view id) {
+  if (auto s = CheckId(id); !s) return std::unexpected(s.error());
+  auto lease = pool_->Acquire();
+  if (!lease) return std::unexpected(lease.error());
+  auto r = (*lease)->Exec(Sql().get, PgParams().Text(id));
+  if (!r) return std::unexpected(r.error());
+  if (PQntuples(r->get()) == 0) return NotFound(fmt::format("job {} not found", id));
+  return RowToJob(r->get(), 0);
+}
+
+Result<Job> PgStore::StartAttempt(const StartParams& p) {
+  if (auto s = CheckId(p.id); !s) return std::unexpected(s.error());
+  auto lease = pool_->Acquire();
+  if (!lease) return std::unexpected(lease.error());
+  auto r = (*lease)->Exec(Sql().start, PgParams().Text(p.id).Text(p.worker_id).Time(p.now));
+  if (!r) return std::unexpected(r.error());
+  if (PQntuples(r->get()) == 1) return RowToJob(r->get(), 0);
+  auto state = ReadState(**lease, p.id);
+  if (!state) return std::unexpected(state.error());
+  return std::unexpected(ExplainStartMiss(p.id, *state).error());
+}
+
+Status PgStore::Finish(const FinishParams& p) {
+  if (auto s = ValidateFinish(p); !s) return s;
+  if (auto s = CheckId(p.id); !s) return s;
+  PgParams params;
+  params.Text(p.id).Int(p.attempt).Text(JobStatusName(p.outcome)).Text(p.output_path);
+  params.Text(p.error_message).Time(p.now);
+  return GuardedUpdate(*pool_, Sql().finish, params, p.id,
+                       [&](const auto& row) { return ExplainFinishMiss(p, row); });
+}
+
+Status PgStore::Requeue(const RequeueParams& p) {
+  if (auto s = CheckId(p.id); !s) return s;
+  PgParams params;
+  params.Text(p.id).Int(p.attempt).Text(p.error_message).Time(p.now);
+  return GuardedUpdate(*pool_, Sql().requeue, params, p.id,
+                       [&](const auto& row) { return ExplainRequeueMiss(p, row); });
+}
+
+Status PgStore::Reject(const RejectParams& p) {
+  if (auto s = CheckId(p.id); !s) return s;
+  PgParams params;
+  params.Text(p.id).Text(p.error_message).Time(p.now);
+  return GuardedUpdate(*pool_, Sql().reject, params, p.id,
+                       [&](const auto& row) { return ExplainRejectMiss(p, row); });
+}
+
+Result<std::vector<std::string>> PgStore::Recover(const RecoverParams& p) {
+  auto lease = pool_->Acquire();
+  if (!lease) return std::unexpected(lease.error());
+  auto r = (*lease)->Exec(
+      Sql().recover,
+      PgParams().Text(p.version).Time(p.now).Int(static_cast<int64_t>(p.limit)));
+  if (!r) return std::unexpected(r.error());
+  std::vector<std::string> ids;
+  for (int i = 0; i < PQntuples(r->get()); ++i) ids.push_back(PgText(r->get(), i, 0));
+  return ids;
+}
+
+Result<std::map<std::string, int64_t>> PgStore::CountByStatus(std::string_view version) {
+  auto lease = pool_->Acquire();
+  if (!lease) return std::unexpected(lease.error());
+  auto r = (*lease)->Exec(Sql().count, PgParams().Text(version));
+  if (!r) return std::unexpected(r.error());
+  std::map<std::string, int64_t> counts;
+  for (int i = 0; i < PQntuples(r->get()); ++i) {
+    counts[PgText(r->get(), i, 0)] = PgInt(r->get(), i, 1);
+  }
+  return counts;
+}
+
+Status PgStore::Ping() {
+  auto lease = pool_->Acquire();
+  if (!lease) return std::unexpected(lease.error());
+  if (auto r = (*lease)->Exec("SELECT 1"); !r) return std::unexpected(r.error());
+  return Ok();
+}
+
+}  // namespace mqlab::store

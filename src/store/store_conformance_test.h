@@ -1,0 +1,481 @@
+// The JobStore conformance suite: one set of cases every store must pass (river's driver tests).
+//
+// Use: include this header in exactly one test file per store and instantiate it with a factory
+// that makes a fresh, empty store for each case (a new SQLite file, a new PostgreSQL schema):
+//   INSTANTIATE_TEST_SUITE_P(Sqlite, JobStoreConformanceTest,
+//                            ::testing::Values(StoreFactory{"Sqlite", MakeSqlite}),
+//                            StoreFactoryName);
+// The cases follow the contract written in include/mqlab/store/job_store.h; when it changes,
+// change them. No case sleeps: concurrent cases release their threads together with a latch.
+#ifndef MQLAB_STORE_STORE_CONFORMANCE_TEST_H_
+#define MQLAB_STORE_STORE_CONFORMANCE_TEST_H_
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cctype>
+#include <functional>
+#include <latch>
+#include <memory>
+#include <ostream>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "mqlab/domain/job.h"
+#include "mqlab/store/job_store.h"
+
+namespace mqlab::store::testing {
+
+// A store under test plus whatever must be cleaned up after the case (a file, a schema).
+class StoreUnderTest {
+ public:
+  virtual ~StoreUnderTest() = default;
+  virtual JobStore& store() = 0;
+};
+
+struct StoreFactory {
+  std::string name;  // the instantiation's label: "Sqlite", "Postgres"
+  std::function<Result<std::unique_ptr<StoreUnderTest>>()> make;
+};
+
+inline void PrintTo(const StoreFactory& f, std::ostream* os) { *os << f.name; }
+inline std::string StoreFactoryName(const ::testing::TestParamInfo<StoreFactory>& info) {
+  return info.param.name;
+}
+
+// A fixed instant with a sub-millisecond part, so that microsecond precision is checked.
+inline WallTime T(int64_t offset_micros = 0) {
+  return FromUnixMicros(1764089000123457 + offset_micros);
+}
+
+// Every field of Job; checklist: a field added to Job is added here (see job.h).
+inline void ExpectSameJob(const Job& want, const Job& got) {
+  EXPECT_EQ(want.id, got.id);
+  EXPECT_EQ(want.version, got.version);
+  EXPECT_EQ(want.status, got.status);
+  EXPECT_EQ(want.input_path, got.input_path);
+  EXPECT_EQ(want.output_path, got.output_path);
+  EXPECT_EQ(want.error_message, got.error_message);
+  EXPECT_EQ(want.attempts, got.attempts);
+  EXPECT_EQ(want.max_attempts, got.max_attempts);
+  EXPECT_EQ(want.worker_id, got.worker_id);
+  EXPECT_EQ(want.request_id, got.request_id);
+  EXPECT_EQ(want.created_at, got.created_at);
+  EXPECT_EQ(want.updated_at, got.updated_at);
+  EXPECT_EQ(want.started_at, got.started_at);
+  EXPECT_EQ(want.finished_at, got.finished_at);
+}
+
+class JobStoreConformanceTest : public ::testing::TestWithParam<StoreFactory> {
+ protected:
+  void SetUp() override {
+    auto made = GetParam().make();
+    ASSERT_TRUE(made.has_value()) << made.error().ToString();
+    sut_ = std::move(*made);
+  }
+  void TearDown() override { sut_.reset(); }
+
+  JobStore& store() { return sut_->store(); }
+
+  static Job NewPending(std::string_view version = "v3", WallTime created = T()) {
+    Job job;
+    job.id = NewJobId();
+    job.version = std::string(version);
+    job.input_path = "images/a.png";
+    job.created_at = created;
+    job.updated_at = created;
+    return job;
+  }
+  // Creates a PENDING job and returns its id.
+  std::string CreatePending(std::string_view version = "v3", WallTime created = T()) {
+    Job job = NewPending(version, created);
+    EXPECT_TRUE(store().Create(job).has_value());
+    return job.id;
+  }
+  Job MustGet(std::string_view id) {
+    auto job = store().Get(id);
+    EXPECT_TRUE(job.has_value()) << job.error().ToString();
+    return job.value_or(Job{});
+  }
+  int MustStart(std::string_view id, std::string_view worker = "w1", WallTime now = T(10)) {
+    auto job = store().StartAttempt({.id = id, .worker_id = worker, .now = now});
+    EXPECT_TRUE(job.has_value()) << job.error().ToString();
+    return job ? job->attempts : -1;
+  }
+  static FinishParams Success(std::string_view id, int attempt, std::string_view output,
+                              WallTime now = T(20)) {
+    return {.id = id, .attempt = attempt, .outcome = JobStatus::kSuccess, .output_path = output,
+            .now = now};
+  }
+
+  std::unique_ptr<StoreUnderTest> sut_;
+};
+
+// A Result's error code name, or "ok": failures then print both sides readably.
+template <typename T>
+std::string CodeOf(const Result<T>& r) {
+  return r.has_value() ? "ok" : std::string(ErrorCodeName(r.error().code));
+}
+
+TEST_P(JobStoreConformanceTest, CreateGetRoundTripsEveryField) {
+  Job fresh = NewPending();
+  ASSERT_TRUE(store().Create(fresh).has_value());
+  ExpectSameJob(fresh, MustGet(fresh.id));
+
+  Job full;  // every field set, odd characters included
+  full.id = NewJobId();
+  full.version = "v6";
+  full.status = JobStatus::kFailed;
+  full.input_path = "images/l'été \"quoted\" 漢字.png";
+  full.output_path = "outputs/x;y.json";
+  full.error_message = "model said: 'no'\nsecond line";
+  full.attempts = 2;
+  full.max_attempts = 5;
+  full.worker_id = "worker-7/thread-2";
+  full.request_id = "req-0001";
+  full.created_at = T(1);
+  full.updated_at = T(2);
+  full.started_at = T(3);
+  full.finished_at = T(4);
+  ASSERT_TRUE(store().Create(full).has_value());
+  ExpectSameJob(full, MustGet(full.id));
+}
+
+TEST_P(JobStoreConformanceTest, IdsAreCanonicalLowercase) {
+  Job job = NewPending();
+  const std::string lower = job.id;
+  std::string upper = lower;
+  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  job.id = upper;
+  ASSERT_TRUE(store().Create(job).has_value());
+  EXPECT_EQ(MustGet(lower).id, lower);
+  EXPECT_EQ(MustGet(upper).id, lower);
+}
+
+TEST_P(JobStoreConformanceTest, DuplicateCreateIsAlreadyExists) {
+  Job job = NewPending();
+  ASSERT_TRUE(store().Create(job).has_value());
+  Job again = NewPending("v4");
+  again.id = job.id;
+  auto s = store().Create(again);
+  ASSERT_FALSE(s.has_value());
+  EXPECT_EQ(s.error().code, ErrorCode::kAlreadyExists) << s.error().ToString();
+  EXPECT_EQ(MustGet(job.id).version, "v3");  // the first one is untouched
+}
+
+TEST_P(JobStoreConformanceTest, UnknownIdIsNotFound) {
+  const std::string id = NewJobId();
+  EXPECT_EQ(CodeOf(store().Get(id)), "not_found");
+  EXPECT_EQ(CodeOf(store().Get("not-a-uuid")), "not_found");
+  EXPECT_EQ(CodeOf(store().StartAttempt({.id = id, .worker_id = "w", .now = T()})), "not_found");
+  EXPECT_EQ(CodeOf(store().Finish(Success(id, 1, "o"))), "not_found");
+  EXPECT_EQ(CodeOf(store().Requeue({.id = id, .attempt = 1, .now = T()})), "not_found");
+  Job bad = NewPending();
+  bad.id = "not-a-uuid";
+  EXPECT_EQ(CodeOf(store().Create(bad)), "invalid_argument");
+}
+
+TEST_P(JobStoreConformanceTest, StartAttemptIncrementsAttemptsAndSetsRunning) {
+  const std::string id = CreatePending();
+  auto first = store().StartAttempt({.id = id, .worker_id = "w1", .now = T(10)});
+  ASSERT_TRUE(first.has_value()) << first.error().ToString();
+  EXPECT_EQ(first->status, JobStatus::kRunning);
+  EXPECT_EQ(first->attempts, 1);
+  EXPECT_EQ(first->worker_id, "w1");
+  EXPECT_EQ(first->started_at, T(10));
+  EXPECT_EQ(first->updated_at, T(10));
+  EXPECT_EQ(first->created_at, T());
+  EXPECT_EQ(first->finished_at, std::nullopt);
+  ExpectSameJob(*first, MustGet(id));
+
+  // A takeover (the first worker's lease expired): RUNNING -> RUNNING, a new attempt.
+  auto second = store().StartAttempt({.id = id, .worker_id = "w2", .now = T(11)});
+  ASSERT_TRUE(second.has_value()) << second.error().ToString();
+  EXPECT_EQ(second->attempts, 2);
+  EXPECT_EQ(second->worker_id, "w2");
+  EXPECT_EQ(second->started_at, T(11));
+}
+
+TEST_P(JobStoreConformanceTest, StartAttemptOnFinishedJobIsFailedPrecondition) {
+  for (JobStatus outcome : {JobStatus::kSuccess, JobStatus::kFailed}) {
+    const std::string id = CreatePending();
+    ASSERT_EQ(MustStart(id), 1);
+    ASSERT_TRUE(store().Finish({.id = id, .attempt = 1, .outcome = outcome, .now = T(20)}));
+    Job before = MustGet(id);
+    auto again = store().StartAttempt({.id = id, .worker_id = "w2", .now = T(30)});
+    ASSERT_FALSE(again.has_value());
+    EXPECT_EQ(again.error().code, ErrorCode::kFailedPrecondition) << again.error().ToString();
+    ExpectSameJob(before, MustGet(id));  // a finished job never runs again
+  }
+}
+
+TEST_P(JobStoreConformanceTest, FinishIsIdempotentForTheSameOutcomeAndAttempt) {
+  const std::string id = CreatePending();
+  ASSERT_EQ(MustStart(id), 1);
+  ASSERT_TRUE(store().Finish(Success(id, 1, "out/first.json", T(20))).has_value());
+  Job done = MustGet(id);
+  EXPECT_EQ(done.status, JobStatus::kSuccess);
+  EXPECT_EQ(done.output_path, "out/first.json");
+  EXPECT_EQ(done.finished_at, T(20));
+  EXPECT_EQ(done.updated_at, T(20));
+
+  // The duplicate (a redelivered message) is acknowledged and changes nothing.
+  EXPECT_TRUE(store().Finish(Success(id, 1, "out/second.json", T(99))).has_value());
+  ExpectSameJob(done, MustGet(id));
+
+  // The other outcome for the same attempt is refused.
+  auto failed = store().Finish(
+      {.id = id, .attempt = 1, .outcome = JobStatus::kFailed, .error_message = "x", .now = T(30)});
+  EXPECT_EQ(CodeOf(failed), "failed_precondition");
+  ExpectSameJob(done, MustGet(id));
+}
+
+TEST_P(JobStoreConformanceTest, FinishFailedRecordsTheError) {
+  const std::string id = CreatePending();
+  ASSERT_EQ(MustStart(id), 1);
+  ASSERT_TRUE(store().Finish({.id = id, .attempt = 1, .outcome = JobStatus::kFailed,
+                              .error_message = "model crashed", .now = T(20)}));
+  Job job = MustGet(id);
+  EXPECT_EQ(job.status, JobStatus::kFailed);
+  EXPECT_EQ(job.error_message, "model crashed");
+  EXPECT_EQ(job.finished_at, T(20));
+}
+
+TEST_P(JobStoreConformanceTest, StaleAttemptIsAborted) {
+  const std::string id = CreatePending();
+  ASSERT_EQ(MustStart(id, "w1", T(10)), 1);
+  ASSERT_EQ(MustStart(id, "w2", T(11)), 2);  // w1 was presumed dead
+  EXPECT_EQ(CodeOf(store().Finish(Success(id, 1, "out/w1.json"))), "aborted");
+  EXPECT_EQ(CodeOf(store().Requeue({.id = id, .attempt = 1, .now = T(12)})), "aborted");
+  Job running = MustGet(id);
+  EXPECT_EQ(running.status, JobStatus::kRunning);
+  EXPECT_EQ(running.worker_id, "w2");
+
+  ASSERT_TRUE(store().Finish(Success(id, 2, "out/w2.json")).has_value());
+  EXPECT_EQ(CodeOf(store().Finish(Success(id, 1, "out/w1.json"))), "aborted");
+  EXPECT_EQ(MustGet(id).output_path, "out/w2.json");
+}
+
+TEST_P(JobStoreConformanceTest, FinishOfAnAttemptNotRunningIsFailedPrecondition) {
+  const std::string id = CreatePending();
+  EXPECT_EQ(CodeOf(store().Finish(Success(id, 1, "o"))), "failed_precondition");
+  EXPECT_EQ(CodeOf(store().Finish(Success(id, 0, "o"))), "failed_precondition");
+  EXPECT_EQ(CodeOf(store().Requeue({.id = id, .attempt = 1, .now = T()})), "failed_precondition");
+  EXPECT_EQ(MustGet(id).status, JobStatus::kPending);
+
+  ASSERT_EQ(MustStart(id), 1);
+  EXPECT_EQ(CodeOf(store().Finish(Success(id, 2, "o"))), "failed_precondition");  // never started
+  auto running = store().Finish({.id = id, .attempt = 1, .outcome = JobStatus::kRunning});
+  EXPECT_EQ(CodeOf(running), "invalid_argument");
+  ASSERT_TRUE(store().Requeue({.id = id, .attempt = 1, .error_message = "e", .now = T(30)}));
+  EXPECT_EQ(CodeOf(store().Finish(Success(id, 1, "o"))), "failed_precondition");  // requeued
+  EXPECT_EQ(MustGet(id).status, JobStatus::kPending);
+}
+
+TEST_P(JobStoreConformanceTest, RequeueReturnsRunningToPendingKeepingTheError) {
+  const std::string id = CreatePending();
+  ASSERT_EQ(MustStart(id), 1);
+  ASSERT_TRUE(store().Requeue({.id = id, .attempt = 1, .error_message = "timeout", .now = T(30)}));
+  Job pending = MustGet(id);
+  EXPECT_EQ(pending.status, JobStatus::kPending);
+  EXPECT_EQ(pending.error_message, "timeout");
+  EXPECT_EQ(pending.attempts, 1);
+  EXPECT_EQ(pending.updated_at, T(30));
+  EXPECT_EQ(pending.finished_at, std::nullopt);
+
+  // A duplicate requeue of the same attempt is OK and changes nothing.
+  EXPECT_TRUE(store().Requeue({.id = id, .attempt = 1, .error_message = "dup", .now = T(31)}));
+  ExpectSameJob(pending, MustGet(id));
+
+  ASSERT_EQ(MustStart(id, "w2", T(40)), 2);
+  ASSERT_TRUE(store().Finish(Success(id, 2, "out.json", T(50))).has_value());
+  EXPECT_EQ(CodeOf(store().Requeue({.id = id, .attempt = 2, .now = T(60)})),
+            "failed_precondition");
+}
+
+TEST_P(JobStoreConformanceTest, RejectFailsAJobNeverStarted) {
+  const std::string id = CreatePending();
+  ASSERT_TRUE(store().Reject({.id = id, .error_message = "enqueue failed", .now = T(5)}));
+  Job job = MustGet(id);
+  EXPECT_EQ(job.status, JobStatus::kFailed);
+  EXPECT_EQ(job.error_message, "enqueue failed");
+  EXPECT_EQ(job.finished_at, T(5));
+  EXPECT_EQ(job.updated_at, T(5));
+  EXPECT_EQ(job.attempts, 0);
+  EXPECT_EQ(CodeOf(store().Reject({.id = id, .now = T(6)})), "failed_precondition");
+  EXPECT_EQ(CodeOf(store().StartAttempt({.id = id, .worker_id = "w", .now = T(7)})),
+            "failed_precondition");
+  ExpectSameJob(job, MustGet(id));
+
+  const std::string started = CreatePending();
+  ASSERT_EQ(MustStart(started), 1);
+  EXPECT_EQ(CodeOf(store().Reject({.id = started, .now = T(8)})), "failed_precondition");
+  ASSERT_TRUE(store().Requeue({.id = started, .attempt = 1, .now = T(9)}));
+  EXPECT_EQ(CodeOf(store().Reject({.id = started, .now = T(10)})), "failed_precondition");
+  EXPECT_EQ(MustGet(started).status, JobStatus::kPending);
+  EXPECT_EQ(CodeOf(store().Reject({.id = NewJobId(), .now = T(11)})), "not_found");
+}
+
+TEST_P(JobStoreConformanceTest, RecoverReturnsUnfinishedJobsOldestFirst) {
+  const std::string newest = CreatePending("mem", T(300));
+  const std::string oldest = CreatePending("mem", T(100));
+  const std::string running = CreatePending("mem", T(200));
+  const std::string done = CreatePending("mem", T(50));
+  const std::string other = CreatePending("v3", T(10));
+  ASSERT_EQ(MustStart(running), 1);
+  ASSERT_EQ(MustStart(done), 1);
+  ASSERT_TRUE(store().Finish(Success(done, 1, "o")).has_value());
+  ASSERT_EQ(MustStart(other), 1);
+
+  auto ids = store().Recover({.version = "mem", .now = T(1000)});
+  ASSERT_TRUE(ids.has_value()) << ids.error().ToString();
+  EXPECT_EQ(*ids, (std::vector<std::string>{oldest, running, newest}));
+  Job orphan = MustGet(running);
+  EXPECT_EQ(orphan.status, JobStatus::kPending);
+  EXPECT_EQ(orphan.updated_at, T(1000));
+  EXPECT_EQ(orphan.attempts, 1);
+  EXPECT_EQ(MustGet(done).status, JobStatus::kSuccess);
+  EXPECT_EQ(MustGet(other).status, JobStatus::kRunning);  // another version: untouched
+
+  auto limited = store().Recover({.version = "mem", .now = T(1001), .limit = 2});
+  ASSERT_TRUE(limited.has_value());
+  EXPECT_EQ(*limited, (std::vector<std::string>{oldest, running}));
+  auto none = store().Recover({.version = "v9", .now = T(1002)});
+  ASSERT_TRUE(none.has_value());
+  EXPECT_TRUE(none->empty());
+}
+
+TEST_P(JobStoreConformanceTest, CountByStatusOmitsEmptyStatuses) {
+  for (int i = 0; i < 3; ++i) CreatePending("v5");
+  const std::string a = CreatePending("v5");
+  const std::string b = CreatePending("v5");
+  CreatePending("v6");
+  ASSERT_EQ(MustStart(a), 1);
+  ASSERT_EQ(MustStart(b), 1);
+  ASSERT_TRUE(store().Finish(Success(b, 1, "o")).has_value());
+  auto counts = store().CountByStatus("v5");
+  ASSERT_TRUE(counts.has_value()) << counts.error().ToString();
+  EXPECT_EQ(*counts, (std::map<std::string, int64_t>{{"PENDING", 3}, {"RUNNING", 1},
+                                                     {"SUCCESS", 1}}));
+  auto empty = store().CountByStatus("v9");
+  ASSERT_TRUE(empty.has_value());
+  EXPECT_TRUE(empty->empty());
+  EXPECT_TRUE(store().Ping().has_value());
+}
+
+constexpr int kThreads = 8;
+
+TEST_P(JobStoreConformanceTest, ConcurrentStartAttemptsAreAllCounted) {
+  const std::string id = CreatePending();
+  std::latch go(kThreads);
+  std::vector<Result<Job>> results(kThreads, Internal("not run"));
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      go.arrive_and_wait();
+      results[i] = store().StartAttempt({.id = id, .worker_id = "w" + std::to_string(i),
+                                         .now = T(i)});
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::set<int> attempts;
+  for (const auto& r : results) {
+    ASSERT_TRUE(r.has_value()) << r.error().ToString();
+    attempts.insert(r->attempts);
+  }
+  EXPECT_EQ(attempts.size(), static_cast<size_t>(kThreads));  // each saw its own attempt
+  EXPECT_EQ(*attempts.begin(), 1);
+  EXPECT_EQ(MustGet(id).attempts, kThreads);
+}
+
+// Runs Finish of attempt 1 from kThreads threads at once; thread i uses outcome(i), output
+// "out-i" and now T(100 + i). Returns each thread's result.
+inline std::vector<Status> RaceFinish(JobStore& store, const std::string& id,
+                                      const std::function<JobStatus(int)>& outcome) {
+  std::latch go(kThreads);
+  std::vector<Status> results(kThreads, Internal("not run"));
+  std::vector<std::string> outputs(kThreads);
+  for (int i = 0; i < kThreads; ++i) outputs[i] = "out-" + std::to_string(i);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      go.arrive_and_wait();
+      results[i] = store.Finish({.id = id, .attempt = 1, .outcome = outcome(i),
+                                 .output_path = outputs[i], .now = T(100 + i)});
+    });
+  }
+  for (auto& t : threads) t.join();
+  return results;
+}
+
+TEST_P(JobStoreConformanceTest, ConcurrentFinishOfOneAttemptAppliesOnce) {
+  for (int round = 0; round < 5; ++round) {
+    const std::string id = CreatePending();
+    ASSERT_EQ(MustStart(id), 1);
+    auto results = RaceFinish(store(), id, [](int) { return JobStatus::kSuccess; });
+    for (const auto& r : results) EXPECT_TRUE(r.has_value()) << r.error().ToString();
+    // The row is one thread's write, whole: its output and its time.
+    Job job = MustGet(id);
+    ASSERT_EQ(job.status, JobStatus::kSuccess);
+    ASSERT_TRUE(job.output_path.starts_with("out-"));
+    int winner = std::stoi(job.output_path.substr(4));
+    EXPECT_EQ(job.finished_at, T(100 + winner));
+    EXPECT_EQ(job.updated_at, T(100 + winner));
+  }
+}
+
+TEST_P(JobStoreConformanceTest, ConcurrentFinishWithDifferentOutcomesHasOneWinner) {
+  for (int round = 0; round < 5; ++round) {
+    const std::string id = CreatePending();
+    ASSERT_EQ(MustStart(id), 1);
+    auto outcome = [](int i) { return i % 2 == 0 ? JobStatus::kSuccess : JobStatus::kFailed; };
+    auto results = RaceFinish(store(), id, outcome);
+    Job job = MustGet(id);
+    ASSERT_TRUE(IsTerminal(job.status));
+    // Exactly one write applied: every thread of the winning outcome is OK (one applied, the rest
+    // idempotent), every thread of the other outcome is refused.
+    for (int i = 0; i < kThreads; ++i) {
+      if (outcome(i) == job.status) {
+        EXPECT_TRUE(results[i].has_value()) << i << ": " << results[i].error().ToString();
+      } else {
+        EXPECT_EQ(CodeOf(results[i]), "failed_precondition") << i;
+      }
+    }
+    int winner = std::stoi(job.output_path.substr(4));
+    EXPECT_EQ(outcome(winner), job.status);
+    EXPECT_EQ(job.finished_at, T(100 + winner));
+  }
+}
+
+TEST_P(JobStoreConformanceTest, ConcurrentCreatesAreAllStored) {
+  constexpr int kJobs = 2000;
+  std::vector<Job> jobs;
+  for (int i = 0; i < kJobs; ++i) jobs.push_back(NewPending("v4", T(i)));
+  std::latch go(kThreads);
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      go.arrive_and_wait();
+      for (int i = t; i < kJobs; i += kThreads) {
+        if (!store().Create(jobs[i]).has_value()) failures.fetch_add(1);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  auto counts = store().CountByStatus("v4");
+  ASSERT_TRUE(counts.has_value());
+  EXPECT_EQ((*counts)["PENDING"], kJobs);
+  for (const Job& job : jobs) {
+    auto got = store().Get(job.id);
+    ASSERT_TRUE(got.has_value()) << job.id << ": " << got.error().ToString();
+    EXPECT_EQ(got->created_at, job.created_at);
+  }
+}
+
+}  // namespace mqlab::store::testing
+
+#endif  // MQLAB_STORE_STORE_CONFORMANCE_TEST_H_
