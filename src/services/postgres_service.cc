@@ -175,7 +175,7 @@ Result<std::string> PostgresService::Launch(const Paths& paths, const fs::path& 
       paths.root.string().size() <= kMaxSocketDirLength ? paths.root.string() : "";
   // A port picked free can be taken before the server binds it: then try another.
   for (int attempt = 1;; ++attempt) {
-    auto port = FreeLoopbackPort();
+    auto port = PickPort(paths.root / "port", attempt);
     if (!port) return std::unexpected(port.error());
     std::vector<std::string> argv = {
         (bin / "postgres").string(), "-D", paths.data.string(), "-p", std::to_string(*port),
@@ -198,7 +198,10 @@ Result<std::string> PostgresService::Launch(const Paths& paths, const fs::path& 
     auto deadline = std::chrono::steady_clock::now() + options_.start_timeout;
     std::optional<int> exit_code;
     while (!(exit_code = ReapIfExited(*pid)) && IsAlive(*pid)) {
-      if (Accepting(*port)) return state.url;
+      if (Accepting(*port)) {
+        RememberPort(paths.root / "port", *port);
+        return state.url;
+      }
       if (std::chrono::steady_clock::now() > deadline) break;
       std::this_thread::sleep_for(kReadyPoll);
     }

@@ -225,4 +225,17 @@ std::string TailOfFile(const std::filesystem::path& path, int max_lines) {
   return out;
 }
 
+Result<int> PickPort(const std::filesystem::path& port_file, int attempt) {
+  if (attempt == 1) {
+    std::ifstream in(port_file);
+    int port = 0;
+    if (in >> port && port > 0 && port < 65536 && IsLoopbackPortFree(port)) return port;
+  }
+  return FreeLoopbackPort();
+}
+
+void RememberPort(const std::filesystem::path& port_file, int port) {
+  std::ofstream(port_file, std::ios::trunc) << port << "\n";
+}
+
 }  // namespace mqlab::services

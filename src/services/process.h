@@ -65,6 +65,13 @@ Result<int> FreeLoopbackPort();
 // True if 127.0.0.1:port can be bound now.
 bool IsLoopbackPortFree(int port);
 
+// The port a service should bind: the one remembered in `port_file` (from an earlier start in the
+// same runtime folder) if it is free, so that a restarted server keeps its URL and clients
+// reconnect to it; else a fresh free one. `attempt` > 1 (the previous pick was taken) always
+// gives a fresh one. RememberPort records the choice once the server is up.
+Result<int> PickPort(const std::filesystem::path& port_file, int attempt = 1);
+void RememberPort(const std::filesystem::path& port_file, int port);
+
 // The last `max_lines` lines of a text file ("" if unreadable), for error messages.
 std::string TailOfFile(const std::filesystem::path& path, int max_lines = 15);
 

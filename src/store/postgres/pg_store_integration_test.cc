@@ -8,7 +8,7 @@
 #include <thread>
 
 #include "store/store_conformance_test.h"
-#include "tests/support/postgres_fixture.h"
+#include "tests/support/test_services.h"
 
 namespace mqlab::store {
 namespace {
