@@ -26,7 +26,8 @@ Result<std::unique_ptr<EmbeddedApp>> EmbeddedApp::Create(const ServeConfig& conf
   app->log_ = log;
   const std::string store_url =
       config.store.empty() ? "sqlite:" + (config.data_dir / "mqlab.db").string() : config.store;
-  auto store = store::OpenStore(store_url);
+  // serve is the only process using its database: hold the lock (see SqliteStoreOptions).
+  auto store = store::OpenStore(store_url, {.sqlite_exclusive = true});
   if (!store) return std::unexpected(store.error());
   app->store_ = std::move(*store);
   app->queue_ = std::make_unique<queue::MemoryQueue>(

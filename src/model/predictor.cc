@@ -153,8 +153,21 @@ Result<std::string> Predictor::WriteOutput(const PredictInput& input,
   }
   const std::string rel = fmt::format("outputs/{}/{}.json", input.job_id.substr(0, 2), input.job_id);
   const fs::path final_path = data_dir_ / rel;
-  fs::create_directories(final_path.parent_path(), ec);
-  if (ec) return Internal(fmt::format("cannot create {}: {}", final_path.parent_path().string(), ec.message()));
+  const std::string shard = input.job_id.substr(0, 2);
+  bool made;
+  {
+    std::lock_guard lock(mu_);
+    made = made_dirs_.contains(shard);
+  }
+  if (!made) {
+    fs::create_directories(final_path.parent_path(), ec);
+    if (ec) {
+      return Internal(fmt::format("cannot create {}: {}", final_path.parent_path().string(),
+                                  ec.message()));
+    }
+    std::lock_guard lock(mu_);
+    made_dirs_.insert(shard);
+  }
   const fs::path tmp = final_path.string() + fmt::format(".tmp{}", input.attempt);
   {
     std::ofstream f(tmp, std::ios::binary | std::ios::trunc);

@@ -9,7 +9,8 @@ namespace mqlab::store {
 
 Result<std::unique_ptr<JobStore>> OpenStore(std::string_view url, const OpenStoreOptions& options) {
   if (url.starts_with("sqlite:")) {
-    auto s = SqliteStore::Open({.path = std::string(url.substr(7))});
+    auto s = SqliteStore::Open(
+        {.path = std::string(url.substr(7)), .exclusive = options.sqlite_exclusive});
     if (!s) return std::unexpected(s.error());
     return std::unique_ptr<JobStore>(std::move(*s));
   }

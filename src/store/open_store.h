@@ -14,6 +14,7 @@ namespace mqlab::store {
 struct OpenStoreOptions {
   int pool_size = 4;  // PostgreSQL connections. Default: 4.
   std::string schema = "public";  // PostgreSQL schema. Default: "public".
+  bool sqlite_exclusive = false;  // SQLite: one process owns the file. Default: false.
 };
 
 // kInvalidArgument for an unknown scheme; the store's own errors otherwise (a PostgreSQL server

@@ -20,6 +20,7 @@
 #include <filesystem>
 #include <mutex>
 #include <random>
+#include <set>
 #include <stop_token>
 #include <string>
 #include <string_view>
@@ -89,8 +90,11 @@ class Predictor {
 
   const std::filesystem::path data_dir_;
   const PredictorOptions options_;
-  std::mutex mu_;  // guards rng_
+  std::mutex mu_;  // guards rng_ and made_dirs_
   std::mt19937_64 rng_;
+  // Output shard folders already created (at most 256: outputs/00 … outputs/ff), so that the hot
+  // path does not stat them again for every job.
+  std::set<std::string> made_dirs_;
 };
 
 // Spends `d` of the calling thread's CPU time (mode cpu). Returns false if `stop` cut it short.

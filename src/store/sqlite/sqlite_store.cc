@@ -194,6 +194,13 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const SqliteStoreOptions&
       return std::unexpected(s.error());
     }
   }
+  if (options.exclusive) {
+    if (auto s = ExecSqliteScript(db.get(), "PRAGMA locking_mode = EXCLUSIVE",
+                                  fmt::format("exclusive locking on '{}'", options.path));
+        !s) {
+      return std::unexpected(s.error());
+    }
+  }
   if (auto s = Migrate(db.get()); !s) return std::unexpected(s.error());
   std::unique_ptr<SqliteStore> store(new SqliteStore(std::move(db)));
   if (auto s = store->PrepareAll(); !s) return std::unexpected(s.error());

@@ -40,6 +40,11 @@ struct SqliteStoreOptions {
   // How long a statement waits for a lock held by another process before kUnavailable.
   // Default: 5 s (covers a checkpoint of a large WAL without failing a request).
   std::chrono::milliseconds busy_timeout{5000};
+  // Hold the file's lock for the store's lifetime (locking_mode=EXCLUSIVE): one process owns the
+  // database, as `mqlab serve` does, and saves the POSIX lock/unlock pair every transaction costs
+  // (~4% of serve's CPU in a profile). Other processes cannot read the file meanwhile.
+  // Default: false.
+  bool exclusive = false;
 };
 
 class SqliteStore final : public JobStore {
