@@ -126,7 +126,8 @@ Result<Response> Client::RoundTrip(Request& request, bool& response_started) {
   parser.body_limit(options_.body_limit);
   if (request.method() == Verb::head) parser.skip(true);
   if (!ec) {
-    beast::http::async_read(*stream_, buffer_, parser, [&](beast::error_code e, size_t) { ec = e; });
+    beast::http::async_read(*stream_, buffer_, parser,
+                            [&](beast::error_code e, size_t) { ec = e; });
     Run();
     response_started = parser.got_some();
   }

@@ -41,7 +41,8 @@ std::string_view RouteParams::Get(std::string_view name) const {
 }
 
 bool RouteParams::Has(std::string_view name) const {
-  return std::any_of(items_.begin(), items_.end(), [&](const auto& kv) { return kv.first == name; });
+  return std::any_of(items_.begin(), items_.end(),
+                     [&](const auto& kv) { return kv.first == name; });
 }
 
 struct Router::Route {

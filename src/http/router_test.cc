@@ -36,7 +36,8 @@ T RunCoroutine(net::awaitable<T> coroutine) {
 // A handler answering 200 with {"route": name, "id": params.Get("id")}.
 RouteHandler Echo(std::string name) {
   return [name](const Request&, const RouteParams& params) -> net::awaitable<Response> {
-    co_return JsonResponse(HttpStatus::ok, {{"route", name}, {"id", std::string(params.Get("id"))}});
+    co_return JsonResponse(HttpStatus::ok,
+                           {{"route", name}, {"id", std::string(params.Get("id"))}});
   };
 }
 

@@ -138,9 +138,23 @@ Server::Server(net::io_context& io_context, ServerOptions options, Handler handl
 
 Server::~Server() { Stop(); }
 
+Status ServerOptions::Validate() const {
+  auto positive = [](std::chrono::milliseconds d) { return d.count() > 0; };
+  if (host.empty()) return InvalidArgument("server: host is empty");
+  if (header_limit == 0) return InvalidArgument("server: header_limit must be > 0");
+  if (!positive(read_timeout)) return InvalidArgument("server: read_timeout must be > 0");
+  if (!positive(idle_timeout)) return InvalidArgument("server: idle_timeout must be > 0");
+  if (!positive(write_timeout)) return InvalidArgument("server: write_timeout must be > 0");
+  if (max_connections == 0) return InvalidArgument("server: max_connections must be > 0");
+  if (shutdown_grace.count() < 0) return InvalidArgument("server: shutdown_grace must be >= 0");
+  if (backlog <= 0) return InvalidArgument("server: backlog must be > 0");
+  return Ok();
+}
+
 Status Server::Listen() {
   Impl& s = *impl_;
   const ServerOptions& o = s.options;
+  if (Status valid = o.Validate(); !valid) return valid;
   beast::error_code ec;
   tcp::endpoint endpoint;
   net::ip::address address = net::ip::make_address(o.host, ec);

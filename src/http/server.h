@@ -70,6 +70,9 @@ struct ServerOptions {
   std::chrono::milliseconds shutdown_grace = std::chrono::seconds(10);
   // listen(2) backlog. Default: 1024 (the kernel caps it at net.core.somaxconn).
   int backlog = 1024;
+
+  // InvalidArgument naming the first field out of range (zero limits, non-positive timeouts).
+  Status Validate() const;
 };
 
 class Server {
@@ -82,9 +85,9 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Binds and listens. Errors: FailedPrecondition naming the address when it is in use or not
-  // permitted, InvalidArgument for a host that does not resolve, Unavailable for other socket
-  // errors. REQUIRES: called once, before Start.
+  // Validates the options, binds and listens. Errors: FailedPrecondition naming the address
+  // when it is in use or not permitted, InvalidArgument for invalid options or a host that does
+  // not resolve, Unavailable for other socket errors. REQUIRES: called once, before Start.
   Status Listen();
   // The bound address (the real port when options.port was 0). REQUIRES: Listen succeeded.
   net::ip::tcp::endpoint local_endpoint() const;

@@ -126,7 +126,8 @@ class ServerTest : public ::testing::Test {
     if (target.starts_with("/slow")) {
       slow_started->fetch_add(1);
       net::steady_timer timer(co_await net::this_coro::executor);
-      timer.expires_after(std::chrono::milliseconds(std::stoi(target.substr(target.find('=') + 1))));
+      const int ms = std::stoi(target.substr(target.find('=') + 1));
+      timer.expires_after(std::chrono::milliseconds(ms));
       co_await timer.async_wait(net::use_awaitable);
     }
     if (target == "/throw") throw std::runtime_error("handler bug");
@@ -323,7 +324,8 @@ TEST_F(ServerTest, MaxRequestsPerConnectionClosesAfterTheLast) {
 TEST_F(ServerTest, ExpectContinueHeadAndHandlerExceptions) {
   StartServer();
   RawConnection conn(endpoint_);
-  conn.Send("POST /echo HTTP/1.1\r\nHost: test\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+  conn.Send(
+      "POST /echo HTTP/1.1\r\nHost: test\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
   std::optional<Response> cont = conn.ReadResponse();
   ASSERT_TRUE(cont);
   EXPECT_EQ(cont->result(), HttpStatus::continue_);
@@ -357,6 +359,9 @@ TEST_F(ServerTest, PortInUseIsAClearError) {
   EXPECT_NE(s.error().message.find("127.0.0.1:" + std::to_string(endpoint_.port())),
             std::string::npos)
       << s.error().message;
+
+  Server invalid(other, {.header_limit = 0}, nullptr);
+  EXPECT_EQ(invalid.Listen().error().code, ErrorCode::kInvalidArgument);
 }
 
 TEST_F(ServerTest, GracefulStopLetsInFlightRequestsFinish) {

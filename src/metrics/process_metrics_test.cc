@@ -28,7 +28,8 @@ TEST(ProcessMetricsTest, RegistersStandardNames) {
   RegisterProcessMetrics(r);
   std::string text = r.Render();
   for (const char* line :
-       {"# TYPE process_cpu_seconds_total counter\n", "# TYPE process_resident_memory_bytes gauge\n",
+       {"# TYPE process_cpu_seconds_total counter\n",
+        "# TYPE process_resident_memory_bytes gauge\n",
         "# TYPE process_virtual_memory_bytes gauge\n", "# TYPE process_open_fds gauge\n",
         "# TYPE process_max_fds gauge\n", "# TYPE process_start_time_seconds gauge\n",
         "# TYPE process_threads gauge\n"}) {

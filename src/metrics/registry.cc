@@ -28,7 +28,9 @@ bool IsValidName(std::string_view name, bool allow_colon) {
 
 void CheckNames(const std::string& name, const std::vector<std::string>& label_names,
                 bool histogram) {
-  if (!IsValidName(name, /*allow_colon=*/true)) ContractFailure("invalid metric name '" + name + "'");
+  if (!IsValidName(name, /*allow_colon=*/true)) {
+    ContractFailure("invalid metric name '" + name + "'");
+  }
   std::set<std::string_view> seen;
   for (const std::string& label : label_names) {
     if (!IsValidName(label, /*allow_colon=*/false) || label.starts_with("__")) {
@@ -96,7 +98,9 @@ std::vector<uint64_t> Histogram::CumulativeCounts() const {
 
 uint64_t Histogram::Count() const {
   uint64_t total = 0;
-  for (size_t i = 0; i <= bounds_->size(); ++i) total += buckets_[i].load(std::memory_order_relaxed);
+  for (size_t i = 0; i <= bounds_->size(); ++i) {
+    total += buckets_[i].load(std::memory_order_relaxed);
+  }
   return total;
 }
 

@@ -136,8 +136,9 @@ struct LabelValuesLess {
   using is_transparent = void;
   template <class A, class B>
   bool operator()(const A& a, const B& b) const {
-    return std::lexicographical_compare(a.begin(), a.end(), b.begin(), b.end(),
-                                        [](std::string_view x, std::string_view y) { return x < y; });
+    return std::lexicographical_compare(
+        a.begin(), a.end(), b.begin(), b.end(),
+        [](std::string_view x, std::string_view y) { return x < y; });
   }
 };
 
@@ -242,7 +243,8 @@ class Registry {
 };
 
 // The Content-Type of Render's output.
-inline constexpr std::string_view kTextFormatContentType = "text/plain; version=0.0.4; charset=utf-8";
+inline constexpr std::string_view kTextFormatContentType =
+    "text/plain; version=0.0.4; charset=utf-8";
 
 // Text-format helpers, exposed for tests.
 // A sample value: integers as integers, others in the shortest form that round-trips, and
