@@ -32,12 +32,15 @@ int64_t JobService::SampledDepth() {
     std::unique_lock lock(depth_mu_, std::try_to_lock);
     if (lock.owns_lock()) {  // others use the previous sample meanwhile
       auto d = queue_.Depth();
+      admitted_since_sample_.store(0);
       depth_.store(d ? *d : -1);
       depth_sampled_at_ns_.store(now);
       depth_gauge_.Set(static_cast<double>(depth_.load()));
     }
   }
-  return depth_.load();
+  // Between samples, count what this process admitted: the backlog can only have grown by that
+  // much from here (workers may have drained some, which the next sample sees).
+  return depth_.load() + admitted_since_sample_.load();
 }
 
 Status JobService::Admit() {
@@ -75,11 +78,17 @@ Result<Job> JobService::Submit(std::string_view input_path, std::string_view req
   job.max_attempts = options_.max_attempts;
   job.request_id = std::string(request_id);
   job.created_at = job.updated_at = clock_.Now();
+  admitted_since_sample_++;
   if (auto s = store_.Create(job); !s) return std::unexpected(s.error());
 
   queue::Message m{.job_id = job.id, .attempt = 1, .enqueued_at = clock_.Now(),
                    .request_id = job.request_id};
   if (auto s = queue_.Enqueue(m); !s) {
+    // V3: the stored row is the message; workers poll for it even without the wake-up.
+    if (queue_.capabilities().store_is_queue) {
+      enqueued_.Inc();
+      return job;
+    }
     // Stored but not queued: fail it visibly rather than leave it PENDING forever.
     const std::string reason = fmt::format("not enqueued: {}", s.error().message);
     auto marked = store_.Reject({.id = job.id, .error_message = reason, .now = clock_.Now()});

@@ -9,7 +9,8 @@
 //
 // Admission (backpressure on): reject with kResourceExhausted when the queue's depth is at or over
 // max_queue_depth, or when max_inflight submissions are already being stored/enqueued. The depth
-// is sampled at most every depth_sample_interval, since for a remote backend it is a round trip.
+// is sampled at most every depth_sample_interval, since for a remote backend it is a round trip;
+// between samples the jobs this process admitted are added to the last sample.
 // Backpressure off: everything is admitted up to the backend's own hard cap.
 //
 // Threading: Submit and Get block on the store and queue clients; call them from a blocking pool,
@@ -85,6 +86,7 @@ class JobService {
   std::mutex depth_mu_;  // one refresher at a time
   std::atomic<int64_t> depth_{0};
   std::atomic<int64_t> depth_sampled_at_ns_{0};
+  std::atomic<int64_t> admitted_since_sample_{0};
 };
 
 }  // namespace mqlab::api

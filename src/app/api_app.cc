@@ -52,6 +52,12 @@ Result<std::unique_ptr<ApiApp>> ApiApp::Create(const ApiConfig& config,
   if (auto s = api::RegisterApiRoutes(*raw->router_, ctx); !s) return std::unexpected(s.error());
   raw->http_ = std::make_unique<HttpRuntime>(config.http, api::InstrumentedHandler(*raw->router_, ctx));
   ctx.blocking = &raw->http_->blocking();
+  sync::SyncOptions sopts = config.sync;
+  sopts.data_dir = config.data_dir;
+  sopts.backpressure = config.admission.backpressure;
+  if (auto s = sopts.Validate(); !s) return std::unexpected(s.error());
+  raw->sync_ = std::make_unique<sync::SyncVersions>(raw->http_->io_context(), sopts, *raw->metrics_);
+  ctx.sync_handlers = raw->sync_->Handlers();
   return app;
 }
 
@@ -86,6 +92,7 @@ Status ApiApp::OpenBackends() {
 
 std::vector<std::string> ApiApp::LiveVersions() const {
   std::vector<std::string> v;
+  for (const auto& [version, _] : context_.sync_handlers) v.push_back(version);
   for (const auto& [version, _] : services_) v.push_back(version);
   return v;
 }
@@ -103,6 +110,7 @@ void ApiApp::Stop() {
   if (!started_) return;
   started_ = false;
   stopping_ = true;
+  sync_->Close();  // waiting sync requests are answered 503 at once
   http_->Stop();
   for (auto& [_, q] : queues_) q->Close();
 }

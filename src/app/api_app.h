@@ -24,6 +24,7 @@
 #include "metrics/registry.h"
 #include "mqlab/store/job_store.h"
 #include "mqlab/queue/job_queue.h"
+#include "sync/sync_versions.h"
 
 namespace mqlab::app {
 
@@ -34,7 +35,8 @@ struct ApiConfig {
   // configured, else no store (async versions unconfigured).
   std::string store;
   BackendUrls backends;
-  std::vector<std::string> ocr_urls;  // V0-V2
+  sync::SyncOptions sync;  // V0-V2: OCR server URLs, pools, queues (data_dir and backpressure
+                          // are copied from above)
   api::AdmissionOptions admission;
   int max_attempts = 3;
   int store_pool_size = 8;  // Default: 8, the size of the blocking pool
@@ -66,6 +68,7 @@ class ApiApp {
   api::ApiContext context_;
   std::unique_ptr<http::Router> router_;
   std::unique_ptr<HttpRuntime> http_;
+  std::unique_ptr<sync::SyncVersions> sync_;
   std::atomic<bool> stopping_{false};
   bool started_ = false;
 };

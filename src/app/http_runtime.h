@@ -44,6 +44,7 @@ class HttpRuntime {
   void Stop();
 
   boost::asio::thread_pool& blocking() { return blocking_; }
+  boost::asio::io_context& io_context() { return io_; }
   http::Server& server() { return *server_; }
 
  private:

@@ -1,5 +1,6 @@
 // `mqlab api`: the producer process of the multi-process versions.
 #include "app/api_app.h"
+#include "http/client.h"
 #include "cli/backend_flags.h"
 #include "cli/commands.h"
 #include "cli/flags.h"
@@ -13,6 +14,8 @@ struct ApiFlags {
   std::string store;
   app::BackendUrls backends;
   std::vector<std::string> ocr_urls;
+  sync::SyncOptions sync;
+  double ocr_timeout_s = 30;
   int max_attempts = 3;
   int64_t max_queue_depth = 1000;
   int64_t max_inflight = 256;
@@ -36,7 +39,14 @@ int RunApiCommand(const ApiFlags& f) {
   c.data_dir = f.common.data_dir;
   c.store = f.store;
   c.backends = f.backends;
-  c.ocr_urls = f.ocr_urls;
+  c.sync = f.sync;
+  c.sync.ocr_timeout = std::chrono::milliseconds(static_cast<int64_t>(f.ocr_timeout_s * 1000));
+  for (const std::string& u : f.ocr_urls) {
+    auto url = http::ParseHttpUrl(u);
+    if (!url) return UsageError("--ocr-url: " + url.error().message);
+    c.sync.ocr_urls.push_back(*url);
+  }
+  if (auto s = c.sync.Validate(); !s) return UsageError(s.error().message);
   c.admission.backpressure = f.common.backpressure_on();
   c.admission.max_queue_depth = f.max_queue_depth;
   c.admission.max_inflight = f.max_inflight;
@@ -57,6 +67,22 @@ Runner AddApiCommand(CLI::App& root) {
   AddBackendFlags(cmd, f->backends);
   cmd->add_option("--ocr-url", f->ocr_urls, "OCR server URL for V0-V2 (repeat for V2's N servers)")
       ->envname("MQLAB_OCR_URL")->delimiter(',');
+  Flag(cmd, "--v0-threads", f->sync.v0_threads, "V0: request threads blocked on the OCR call")
+      ->check(CLI::Range(1, 10000));
+  Flag(cmd, "--v0-queue", f->sync.v0_queue, "V0: requests waiting for a thread (backpressure on)")
+      ->check(CLI::Range(0, 1000000));
+  Flag(cmd, "--v1-executor", f->sync.v1_executor, "V1: concurrent OCR calls of the executor")
+      ->check(CLI::Range(1, 10000));
+  Flag(cmd, "--v1-queue", f->sync.v1_queue, "V1: calls waiting for the executor (backpressure on)")
+      ->check(CLI::Range(0, 1000000));
+  Flag(cmd, "--v2-per-server", f->sync.v2_per_server, "V2: calls in flight per OCR server")
+      ->check(CLI::Range(1, 10000));
+  Flag(cmd, "--v2-queue", f->sync.v2_queue, "V2: calls waiting for a server (backpressure on)")
+      ->check(CLI::Range(0, 1000000));
+  Flag(cmd, "--hard-cap", f->sync.hard_cap, "Most sync requests waiting when backpressure is off")
+      ->check(CLI::Range(1, 10000000));
+  Flag(cmd, "--ocr-timeout", f->ocr_timeout_s, "Seconds an OCR call may take before 504")
+      ->check(CLI::Range(0.001, 3600.0));
   Flag(cmd, "--max-attempts", f->max_attempts, "Attempts per job before it is FAILED")
       ->check(CLI::Range(1, 100));
   Flag(cmd, "--max-queue-depth", f->max_queue_depth,

@@ -24,7 +24,8 @@ struct QueueOptions {
   std::string url;
   // Queue, list, table or topic name; tests give each case its own. Default: "mqlab_jobs".
   std::string name = "mqlab_jobs";
-  // memory: the hard cap on messages held. Default: 100000.
+  // memory, redis: the hard cap on messages held (retries of admitted messages are never
+  // refused). Default: 100000.
   size_t capacity = 100000;
   // How long a received message stays invisible to other consumers before it is considered
   // abandoned (backends without broker-side consumer tracking). Default: 30 s.

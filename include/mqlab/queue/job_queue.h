@@ -48,6 +48,9 @@ struct Capabilities {
   bool push_wakeup = false;        // Receive blocks on the server instead of polling
   bool batch_ack = false;          // acknowledgements can be batched
   bool shared = false;             // producers and consumers may be separate processes
+  // The job store's row is the message (V3): a stored job is claimable whatever Enqueue does,
+  // so a failed Enqueue after the row was stored only delays the wake-up.
+  bool store_is_queue = false;
 };
 
 struct DeadLetter {

@@ -18,7 +18,10 @@ namespace {
 //   4. the SQLite store (src/store/sqlite/sqlite_store.cc) and the Job struct (job.h),
 //   5. the round-trip case of the conformance suite (src/store/store_conformance_test.h),
 //   6. the V3 queue's claim (src/queue/postgres) if the column concerns claiming.
-constexpr std::array<const char*, 1> kMigrations = {
+// Migration 2 is the V3 queue's: its columns are written only by src/queue/postgres (the store's
+// Create leaves them at their defaults, Job does not carry them); when it changes, update
+// src/queue/postgres/pg_queue_sql.cc and the state table in docs/notes-postgres.md.
+constexpr std::array<const char*, 2> kMigrations = {
     // 1: the jobs table, which is also the V3 queue.
     R"sql(
 CREATE TABLE IF NOT EXISTS mqlab_jobs (
@@ -56,6 +59,31 @@ CREATE INDEX IF NOT EXISTS mqlab_jobs_lease_idx ON mqlab_jobs (lease_expires_at)
 CREATE INDEX IF NOT EXISTS mqlab_jobs_version_status_idx
   ON mqlab_jobs (version, status, created_at);
 )sql",
+    // 2: the V3 queue's own columns (src/queue/postgres/pg_queue_sql.cc). queue_attempt is the
+    // message's attempt (1, + 1 per Retry; the store's attempts counts starts); lease_owner is
+    // the token of the delivery holding the row; a dead letter keeps its reason on the row.
+    // The claim index holds only rows free to claim, per queue (version): a claimed row leaves it
+    // at once, even while still PENDING, which migration 1's claim index did not do; the lease
+    // index holds every leased row (PENDING or RUNNING) for the rescuer. Migration 1's two V3
+    // indexes are dropped: nothing else reads them, and every index costs each non-HOT update.
+    R"sql(
+ALTER TABLE mqlab_jobs
+  ADD COLUMN IF NOT EXISTS queue_attempt integer NOT NULL DEFAULT 1,
+  ADD COLUMN IF NOT EXISTS lease_owner text,
+  ADD COLUMN IF NOT EXISTS dead_letter_reason text,
+  ADD COLUMN IF NOT EXISTS dead_lettered_at timestamptz;
+DROP INDEX IF EXISTS mqlab_jobs_claim_idx;
+DROP INDEX IF EXISTS mqlab_jobs_lease_idx;
+CREATE INDEX IF NOT EXISTS mqlab_jobs_ready_idx ON mqlab_jobs (version, run_after)
+  WHERE status = 'PENDING' AND lease_expires_at IS NULL;
+CREATE INDEX IF NOT EXISTS mqlab_jobs_leased_idx ON mqlab_jobs (lease_expires_at)
+  WHERE lease_expires_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS mqlab_jobs_dead_idx ON mqlab_jobs (version, dead_lettered_at)
+  WHERE dead_letter_reason IS NOT NULL;
+-- A queue table churns: vacuum it unthrottled, and after 1% of inserts too.
+ALTER TABLE mqlab_jobs SET (autovacuum_vacuum_cost_delay = 0,
+                            autovacuum_vacuum_insert_scale_factor = 0.01);
+)sql",
 };
 
 // Times are read back as unix microseconds: extract() is numeric in PostgreSQL 14+, so exact.
@@ -88,9 +116,12 @@ const Statements& Sql() {
                  "UPDATE mqlab_jobs SET status = $3, output_path = $4, error_message = $5, "
                  "finished_at = $6, updated_at = $6, lease_expires_at = NULL "
                  "WHERE id = $1 AND status = 'RUNNING' AND attempts = $2"},
+      // The V3 lease is left to the queue's Retry, which always follows: cleared here, the row
+      // would be claimable before Retry sets its backoff (and if the worker dies in between, the
+      // rescuer returns the row when the lease expires).
       .requeue = {"mqlab_store_requeue",
                   "UPDATE mqlab_jobs SET status = 'PENDING', error_message = $3, "
-                  "updated_at = $4, run_after = $4, lease_expires_at = NULL "
+                  "updated_at = $4, run_after = $4 "
                   "WHERE id = $1 AND status = 'RUNNING' AND attempts = $2"},
       .reject = {"mqlab_store_reject",
                  "UPDATE mqlab_jobs SET status = 'FAILED', error_message = $2, "

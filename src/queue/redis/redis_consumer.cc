@@ -1,0 +1,246 @@
+// The consumer side of the Redis queue: deliveries and how they settle, reading with XREADGROUP,
+// the reaper (XAUTOCLAIM) and the promoter (a Lua script). See redis_queue.h.
+#include <fmt/format.h>
+
+#include <optional>
+
+#include "queue/redis/redis_queue_shared.h"
+
+namespace mqlab::queue {
+namespace {
+
+// Delayed messages promoted per script call: bounds the script's run time (Redis is single-
+// threaded); a full batch makes the next Receive promote again at once.
+constexpr int kPromoteBatch = 100;
+
+// A flag held by one thread at a time (the reaper's and the promoter's turn).
+class Turn {
+ public:
+  explicit Turn(std::atomic<bool>& flag) : flag_(flag) {
+    bool expected = false;
+    held_ = flag_.compare_exchange_strong(expected, true);
+  }
+  ~Turn() {
+    if (held_) flag_.store(false);
+  }
+  bool held() const { return held_; }
+
+ private:
+  std::atomic<bool>& flag_;
+  bool held_;
+};
+
+// CLIENT SETNAME refuses spaces and newlines.
+std::string ClientName(const std::string& consumer) {
+  std::string name = "mqlab:" + consumer;
+  for (char& c : name) {
+    if (c <= ' ' || c > '~') c = '_';
+  }
+  return name;
+}
+
+// One stream entry ([id, [field, value, ...]]) as id and its "m" field.
+struct Entry {
+  std::string id;
+  std::string payload;
+  bool has_payload = false;
+};
+
+std::optional<Entry> ParseEntry(const redisReply* e) {
+  if (e == nullptr || e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+      e->element[0]->type != REDIS_REPLY_STRING) {
+    return std::nullopt;
+  }
+  Entry out{.id = std::string(redis::ReplyString(*e->element[0]))};
+  const redisReply* fields = e->element[1];
+  if (fields->type != REDIS_REPLY_ARRAY) return std::nullopt;  // deleted meanwhile
+  for (size_t i = 0; i + 1 < fields->elements; i += 2) {
+    if (redis::ReplyString(*fields->element[i]) == "m") {
+      out.payload = redis::ReplyString(*fields->element[i + 1]);
+      out.has_payload = true;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+RedisQueue::Shared::Shared(RedisQueueOptions o, redis::RedisEndpoint endpoint)
+    : options(std::move(o)),
+      stream(options.name + ":stream"),
+      delayed(options.name + ":delayed"),
+      dead(options.name + ":dead"),
+      pool(std::move(endpoint),
+           redis::ConnectOptions{.connect_timeout = options.connect_timeout,
+                                 .command_timeout = options.command_timeout,
+                                 .client_name = ClientName(options.consumer)},
+           options.max_idle_connections) {}
+
+namespace {
+
+class RedisDelivery final : public Delivery {
+ public:
+  RedisDelivery(std::shared_ptr<RedisQueue::Shared> shared, std::string id, std::string payload,
+                Message m, std::string decode_error)
+      : Delivery(std::move(m), std::move(decode_error)),
+        shared_(std::move(shared)),
+        id_(std::move(id)),
+        payload_(std::move(payload)) {}
+
+  ~RedisDelivery() override {
+    // Released unsettled: back at once, same attempt. If the server is unreachable now, the entry
+    // stays pending and the reaper brings it back after the lease.
+    if (!settled_) (void)shared_->Settle(id_, "requeue", payload_, "0");
+  }
+
+  Status Ack() override {
+    if (auto s = MarkSettled(); !s) return s;
+    return shared_->Settle(id_, "ack", "", "");
+  }
+
+  Status Retry(milliseconds delay) override {
+    if (auto s = MarkSettled(); !s) return s;
+    std::string next = payload_;  // undecodable: requeued as it is
+    if (decode_error_.empty()) {
+      Message m = message_;
+      m.attempt += 1;
+      next = EncodeMessage(m);
+    }
+    const int64_t ms = std::max<int64_t>(0, delay.count());
+    auto s = shared_->Settle(id_, "requeue", next, std::to_string(ms));
+    if (s && ms > 0) StoreMin(shared_->next_promote, NowNs() + Ns(milliseconds(ms)));
+    return s;
+  }
+
+  Status DeadLetter(std::string_view reason) override {
+    if (auto s = MarkSettled(); !s) return s;
+    return shared_->Settle(id_, "dead", payload_, reason);
+  }
+
+ private:
+  // Settled even if the call below fails: the entry then stays pending, and the reaper returns it
+  // after the lease (at least once), so retrying the settle here would only add a duplicate.
+  Status MarkSettled() {
+    if (settled_) return FailedPrecondition("delivery already settled");
+    settled_ = true;
+    return Ok();
+  }
+
+  std::shared_ptr<RedisQueue::Shared> shared_;
+  std::string id_;
+  std::string payload_;
+  bool settled_ = false;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Delivery>> RedisQueue::Shared::MakeDelivery(
+    const std::shared_ptr<Shared>& self, const redisReply* entry) {
+  auto e = ParseEntry(entry);
+  if (!e) return std::unique_ptr<Delivery>();  // deleted after it was read: nothing to deliver
+  Message m;
+  std::string error;
+  if (!e->has_payload) {
+    error = "stream entry has no 'm' field";
+  } else if (auto decoded = DecodeMessage(e->payload); decoded) {
+    m = std::move(*decoded);
+  } else {
+    error = decoded.error().message;
+  }
+  return std::make_unique<RedisDelivery>(self, std::move(e->id), std::move(e->payload),
+                                         std::move(m), std::move(error));
+}
+
+Status RedisQueue::Shared::MaybePromote() {
+  const int64_t now = NowNs();
+  int64_t planned = next_promote.load();
+  if (now < planned) return Ok();
+  Turn turn(promoting);
+  // Another thread may have just had its turn: look again once the turn is ours.
+  if (!turn.held() || NowNs() < (planned = next_promote.load())) return Ok();
+  const std::string batch = std::to_string(kPromoteBatch);
+  auto r = Run<Reply>([&](RedisConnection& c) {
+    return Script(c, redis::kPromoteScript, {delayed, stream}, {batch});
+  });
+  if (!r) return std::unexpected(r.error());
+  const redisReply& a = **r;
+  milliseconds wait = options.promote_interval;
+  if (a.type == REDIS_REPLY_ARRAY && a.elements == 2) {
+    if (a.element[0]->integer >= kPromoteBatch) {
+      wait = milliseconds(0);  // more may be due
+    } else if (a.element[1]->integer >= 0) {
+      wait = std::min(wait, milliseconds(a.element[1]->integer));
+    }
+  }
+  const int64_t next = NowNs() + Ns(wait);
+  // A Retry may have planned an earlier promotion meanwhile: keep the earlier one.
+  if (!next_promote.compare_exchange_strong(planned, next)) StoreMin(next_promote, next);
+  return Ok();
+}
+
+Result<std::unique_ptr<Delivery>> RedisQueue::Shared::MaybeReap(
+    const std::shared_ptr<Shared>& self) {
+  const int64_t now = NowNs();
+  if (now < next_reap.load()) return std::unique_ptr<Delivery>();
+  Turn turn(reaping);
+  if (!turn.held() || now < next_reap.load()) return std::unique_ptr<Delivery>();
+  if (now >= next_prune.load()) {
+    next_prune = now + Ns(PruneIdle());
+    const std::string idle = std::to_string(PruneIdle().count());
+    (void)Run<Reply>([&](RedisConnection& c) {
+      return Script(c, redis::kPruneScript, {stream}, {options.group, idle, ""});
+    });
+  }
+  // Entries idle for longer than the lease, claimed for this consumer; COUNT 1 because each is
+  // delivered at once (a claimed entry starts a fresh lease, which a local buffer would waste).
+  auto r = Run<Reply>([&](RedisConnection& c) {
+    return GroupCommand(c, {"XAUTOCLAIM", stream, options.group, options.consumer, lease_ms,
+                            reap_cursor, "COUNT", "1"});
+  });
+  if (!r) return std::unexpected(r.error());
+  const redisReply& a = **r;
+  if (a.type == REDIS_REPLY_ERROR) return std::unexpected(redis::ReplyError(a, "XAUTOCLAIM"));
+  if (a.type != REDIS_REPLY_ARRAY || a.elements < 2) {
+    return Internal("redis XAUTOCLAIM: unexpected reply");
+  }
+  reap_cursor = redis::ReplyString(*a.element[0]);
+  const redisReply& claimed = *a.element[1];
+  const bool found = claimed.type == REDIS_REPLY_ARRAY && claimed.elements > 0;
+  // Scan on at once while the cursor is mid-list or something was found (more may be stale).
+  const bool more = found || reap_cursor != "0-0";
+  next_reap = NowNs() + (more ? 0 : Ns(ReapInterval()));
+  if (!found) return std::unique_ptr<Delivery>();
+  return MakeDelivery(self, claimed.element[0]);
+}
+
+Result<std::unique_ptr<Delivery>> RedisQueue::Shared::Read(const std::shared_ptr<Shared>& self,
+                                                           milliseconds block) {
+  const std::string block_ms = std::to_string(block.count());
+  Args args{"XREADGROUP", "GROUP", options.group, options.consumer, "COUNT", "1"};
+  if (block.count() > 0) {
+    args.insert(args.end(), {"BLOCK", block_ms});
+  }
+  args.insert(args.end(), {"STREAMS", stream, ">"});
+  auto r = Run<Reply>([&](RedisConnection& c) -> Result<Reply> {
+    if (auto s = c.SetTimeout(options.command_timeout + block); !s) {
+      return std::unexpected(s.error());
+    }
+    auto reply = GroupCommand(c, args);
+    if (!c.broken()) (void)c.SetTimeout(options.command_timeout);
+    return reply;
+  });
+  if (!r) return std::unexpected(r.error());
+  const redisReply& a = **r;
+  if (a.type == REDIS_REPLY_NIL) return std::unique_ptr<Delivery>();  // timed out
+  if (a.type == REDIS_REPLY_ERROR) return std::unexpected(redis::ReplyError(a, "XREADGROUP"));
+  // [[stream, [entry]]]
+  if (a.type != REDIS_REPLY_ARRAY || a.elements != 1 || a.element[0]->elements != 2 ||
+      a.element[0]->element[1]->type != REDIS_REPLY_ARRAY) {
+    return Internal("redis XREADGROUP: unexpected reply");
+  }
+  const redisReply& entries = *a.element[0]->element[1];
+  if (entries.elements == 0) return std::unique_ptr<Delivery>();
+  return MakeDelivery(self, entries.element[0]);
+}
+
+}  // namespace mqlab::queue

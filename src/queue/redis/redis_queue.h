@@ -1,0 +1,103 @@
+// RedisQueue: the V4 backend, a reliable queue on a Redis Stream with one consumer group.
+//
+// Why Streams rather than lists (LPUSH + BLMOVE to a per-consumer processing list + a lease ZSET):
+// XREADGROUP hands out a message AND records who holds it since when (the group's pending entries
+// list, PEL) in one atomic server step, so a consumer that dies right after receiving leaves a
+// lease the server already knows about. With lists, BLMOVE cannot run inside a script, so the
+// lease record is a second round trip with a crash window between the two, which forces per-
+// consumer heartbeats to find orphaned processing lists. XAUTOCLAIM then takes over stale entries
+// atomically and returns them in the same reply. Round trips per message: enqueue 1 (XADD), receive
+// 1 (XREADGROUP), settle 1 (a script: XACK + XDEL): 3, against 4 for lists with a lease ZSET.
+//
+// Keys of queue N: N:stream (entries {m: encoded message}; group options.group), N:delayed
+// (ZSET, score = due time on the server's clock), N:dead (stream of {m, reason}, trimmed to about
+// dead_letter_capacity). Acked entries are deleted, so the stream holds only ready and held ones.
+//   Enqueue   XADD (a script when capacity > 0: refuses with kResourceExhausted when full)
+//   Receive   XREADGROUP ... BLOCK, in slices of at most block_slice so Close() is noticed
+//   Ack       script: XACK + XDEL
+//   Retry(d)  script: XADD attempt + 1 (d = 0) or ZADD N:delayed at server TIME + d; XACK + XDEL
+//   DeadLetter script: XADD N:dead (MAXLEN ~), XACK + XDEL
+//   released  (a Delivery destroyed unsettled) script: XADD the same message again, XACK + XDEL
+//             (back at once; if that fails, the lease brings it back)
+// Client-driven, inside Receive, at most one thread per process at a time:
+//   reaper    every reap_interval, XAUTOCLAIM entries idle for longer than the lease (a dead or
+//             hung consumer's) to this consumer and delivers them (same attempt)
+//   promoter  a script moves due delayed messages to the stream (EVALSHA, EVAL on NOSCRIPT) when
+//             the earliest known due time passes, and at least every promote_interval for
+//             retries made by other processes
+//
+// Lease: a message held longer than `lease` may be taken over by another consumer, so the lease
+// must exceed the longest job (there is no lease extension); the slow consumer's later Ack is
+// still accepted (XACK does not check the owner) and the job store skips the duplicate.
+//
+// Threading: every method may be called from any thread. Connections come from a pool (each call
+// owns one for its duration); deliveries share the queue's state and may outlive it.
+#ifndef MQLAB_QUEUE_REDIS_REDIS_QUEUE_H_
+#define MQLAB_QUEUE_REDIS_REDIS_QUEUE_H_
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "mqlab/queue/job_queue.h"
+
+namespace mqlab::queue {
+
+struct RedisQueueOptions {
+  // redis://[[user]:password@]host[:port][/db]. Default: redis://127.0.0.1:6379/0.
+  std::string url = "redis://127.0.0.1:6379/0";
+  // Prefix of the queue's keys. Default: "mqlab_jobs".
+  std::string name = "mqlab_jobs";
+  // Consumer group shared by all workers of the queue. Default: "mqlab-workers".
+  std::string group = "mqlab-workers";
+  // This queue object's consumer name in the group. Default: "" (host-pid-random).
+  std::string consumer;
+  // Held longer than this, a delivery is taken over by another consumer. Default: 30 s.
+  std::chrono::milliseconds lease{30000};
+  // How often a consumer looks for stale deliveries. Default: 0 = lease / 4, within [50 ms, 5 s].
+  std::chrono::milliseconds reap_interval{0};
+  // Longest wait before delayed retries made by other processes are promoted (this process's own
+  // are promoted when due). Default: 1 s.
+  std::chrono::milliseconds promote_interval{1000};
+  // Longest single XREADGROUP BLOCK: a closing queue is noticed within it. Default: 500 ms.
+  std::chrono::milliseconds block_slice{500};
+  // Most messages held (stream + delayed); Enqueue beyond it fails with kResourceExhausted. Retries
+  // never count against it. 0: unbounded (plain XADD). Default: 100000.
+  size_t capacity = 100000;
+  // Dead letters kept (approximately: MAXLEN ~). Default: 10000.
+  size_t dead_letter_capacity = 10000;
+  // Connect and command timeouts: fail fast when the server is gone. Default: 2 s / 5 s.
+  std::chrono::milliseconds connect_timeout{2000};
+  std::chrono::milliseconds command_timeout{5000};
+  // Idle connections kept in the pool. Default: 16 (a worker's threads plus the API's).
+  size_t max_idle_connections = 16;
+};
+
+class RedisQueue final : public JobQueue {
+ public:
+  // kInvalidArgument for a bad URL or options; kFailedPrecondition if the server refuses the
+  // credentials. A server that cannot be reached is not an error here: the queue connects on
+  // first use (and the calls fail with kUnavailable until it is up).
+  static Result<std::unique_ptr<RedisQueue>> Open(RedisQueueOptions options);
+  ~RedisQueue() override;
+
+  std::string_view kind() const override { return "redis"; }
+  Capabilities capabilities() const override;
+  Status Enqueue(const Message& message) override;
+  Result<std::unique_ptr<Delivery>> Receive(const ReceiveParams& params) override;
+  Result<int64_t> Depth() override;
+  Result<std::vector<DeadLetter>> PeekDeadLetters(size_t limit) override;
+  void Close() override;
+
+  const std::string& consumer() const;
+
+  struct Shared;  // shared with outstanding deliveries
+
+ private:
+  explicit RedisQueue(std::shared_ptr<Shared> shared);
+  std::shared_ptr<Shared> shared_;
+};
+
+}  // namespace mqlab::queue
+
+#endif  // MQLAB_QUEUE_REDIS_REDIS_QUEUE_H_

@@ -1,0 +1,348 @@
+// The Redis queue against a real Redis: the shared suites (conformance, killed consumer, restart,
+// outage) and what is particular to Redis: the reaper, the Lua promoter and its NOSCRIPT fallback,
+// undecodable entries, the capacity cap, AUTH, and what survives a restart with and without AOF.
+#include <gtest/gtest.h>
+
+#include <set>
+#include <thread>
+
+#include "queue/queue_conformance_test.h"
+#include "queue/redis/redis_client.h"
+#include "queue/redis/redis_queue.h"
+#include "queue/registry.h"
+#include "queue/server_queue_suite.h"
+#include "services/redis_service.h"
+#include "tests/support/temp_dir.h"
+#include "tests/support/test_services.h"
+
+namespace mqlab::queue {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using SteadyClock = std::chrono::steady_clock;
+
+// Short, so the killed-consumer and reaper cases take seconds; the reaper looks every lease / 4.
+constexpr milliseconds kLease{2000};
+// A stale delivery is back within the lease plus one reaper interval plus slack.
+constexpr milliseconds kRedeliveryBound{kLease + kLease / 4 + milliseconds(1500)};
+
+std::unique_ptr<JobQueue> OpenForSuite(const std::string& name) {
+  const std::string url = testing::TestServiceUrl("redis");
+  if (url.empty()) return nullptr;
+  auto q = OpenQueue({.kind = "redis", .url = url, .name = name, .lease = kLease});
+  EXPECT_TRUE(q) << q.error().ToString();
+  return q ? std::move(*q) : nullptr;
+}
+
+INSTANTIATE_TEST_SUITE_P(Redis, QueueConformanceTest,
+                         ::testing::Values(QueueFactoryParam{"redis", OpenForSuite,
+                                                             kRedeliveryBound}));
+
+ServerQueueParam ServerParam() {
+  ServerQueueParam p;
+  p.kind = "redis";
+  p.options.lease = kLease;
+  p.redelivery_bound = kRedeliveryBound;
+  p.durable = true;  // the launcher runs Redis with AOF (appendfsync everysec)
+  return p;
+}
+INSTANTIATE_TEST_SUITE_P(Redis, ServerQueueTest, ::testing::Values(ServerParam()));
+
+// --- Redis-specific cases ---------------------------------------------------------------------
+
+std::string UniqueName() { return "mqlab_r_" + testing::UniqueSchemaName("q"); }
+
+std::unique_ptr<RedisQueue> MustOpen(RedisQueueOptions o) {
+  auto q = RedisQueue::Open(std::move(o));
+  EXPECT_TRUE(q) << q.error().ToString();
+  return q ? std::move(*q) : nullptr;
+}
+
+// A plain connection for looking at and writing the queue's keys directly.
+class Raw {
+ public:
+  explicit Raw(const std::string& url) {
+    auto e = redis::ParseRedisUrl(url);
+    EXPECT_TRUE(e);
+    if (!e) return;
+    auto c = redis::RedisConnection::Open(*e, {});
+    EXPECT_TRUE(c) << c.error().ToString();
+    if (c) conn_ = std::move(*c);
+  }
+  redis::Reply Do(const redis::Args& args) {
+    if (!conn_) return nullptr;
+    auto r = conn_->Command(args);
+    EXPECT_TRUE(r) << r.error().ToString();
+    return r ? std::move(*r) : nullptr;
+  }
+  long long Int(const redis::Args& args) {
+    auto r = Do(args);
+    EXPECT_TRUE(r && r->type == REDIS_REPLY_INTEGER) << (r ? redis::ReplyString(*r) : "");
+    return r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+  }
+  int64_t ServerMillis() {
+    auto r = Do({"TIME"});
+    if (!r || r->elements != 2) return 0;
+    return std::stoll(r->element[0]->str) * 1000 + std::stoll(r->element[1]->str) / 1000;
+  }
+
+ private:
+  std::unique_ptr<redis::RedisConnection> conn_;
+};
+
+std::unique_ptr<Delivery> ReceiveWithin(JobQueue& q, milliseconds limit) {
+  const auto deadline = SteadyClock::now() + limit;
+  while (SteadyClock::now() < deadline) {
+    auto d = q.Receive({.timeout = milliseconds(200)});
+    if (!d) {
+      ADD_FAILURE() << d.error().ToString();
+      return nullptr;
+    }
+    if (*d) return std::move(*d);
+  }
+  return nullptr;
+}
+
+TEST(RedisQueueTest, ReaperReturnsAStaleDeliveryAfterTheLease) {
+  const std::string url = testing::TestServiceUrl("redis");
+  ASSERT_FALSE(url.empty());
+  const std::string name = UniqueName();
+  auto hung = MustOpen({.url = url, .name = name, .consumer = "hung", .lease = kLease});
+  auto other = MustOpen({.url = url, .name = name, .consumer = "other", .lease = kLease});
+  ASSERT_TRUE(hung && other);
+  const Message m = TestMessage(1);
+  ASSERT_TRUE(hung->Enqueue(m));
+  auto held = ReceiveWithin(*hung, seconds(5));  // held, never settled: a hung consumer
+  ASSERT_NE(held, nullptr);
+  const auto held_at = SteadyClock::now();
+
+  auto early = other->Receive({.timeout = kLease / 2});
+  ASSERT_TRUE(early) << early.error().ToString();
+  EXPECT_EQ(*early, nullptr) << "taken over before the lease ran out";
+  auto again = ReceiveWithin(*other, kRedeliveryBound);
+  ASSERT_NE(again, nullptr) << "the reaper never returned the stale delivery";
+  const auto took = SteadyClock::now() - held_at;
+  RecordProperty("reclaim_ms",
+                 static_cast<int>(std::chrono::duration_cast<milliseconds>(took).count()));
+  EXPECT_GE(took, kLease - milliseconds(100));
+  EXPECT_EQ(again->message().job_id, m.job_id);
+  EXPECT_EQ(again->message().attempt, 1) << "a takeover is the same attempt";
+  Raw raw(url);
+  auto pending = raw.Do({"XPENDING", name + ":stream", "mqlab-workers", "-", "+", "10"});
+  ASSERT_TRUE(pending && pending->elements == 1);
+  EXPECT_EQ(redis::ReplyString(*pending->element[0]->element[1]), "other");
+
+  ASSERT_TRUE(again->Ack());
+  EXPECT_TRUE(held->Ack()) << "the slow consumer's late ack is accepted";
+  auto none = other->Receive({.timeout = milliseconds(300)});
+  ASSERT_TRUE(none);
+  EXPECT_EQ(*none, nullptr);
+  EXPECT_EQ(other->Depth().value_or(-1), 0);
+  EXPECT_EQ(raw.Int({"XLEN", name + ":stream"}), 0) << "acked entries are deleted";
+}
+
+TEST(RedisQueueTest, LuaPromoterMovesOnlyDueDelayedMessages) {
+  const std::string url = testing::TestServiceUrl("redis");
+  ASSERT_FALSE(url.empty());
+  const std::string name = UniqueName();
+  Raw raw(url);
+  // As another process's retries would leave them: one due a second ago, one due in a minute.
+  const Message due = TestMessage(1), later = TestMessage(2);
+  const int64_t now = raw.ServerMillis();
+  raw.Do({"ZADD", name + ":delayed", std::to_string(now - 1000), EncodeMessage(due)});
+  raw.Do({"ZADD", name + ":delayed", std::to_string(now + 60000), EncodeMessage(later)});
+  auto q = MustOpen({.url = url, .name = name, .lease = kLease});
+  ASSERT_NE(q, nullptr);
+  EXPECT_EQ(q->Depth().value_or(-1), 2) << "delayed messages are backlog";
+
+  auto d = ReceiveWithin(*q, seconds(5));
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(d->message().job_id, due.job_id);
+  EXPECT_EQ(raw.Int({"ZCARD", name + ":delayed"}), 1) << "the one not due stays delayed";
+  EXPECT_EQ(q->Depth().value_or(-1), 1);
+  ASSERT_TRUE(d->Ack());
+  auto none = q->Receive({.timeout = milliseconds(300)});
+  ASSERT_TRUE(none);
+  EXPECT_EQ(*none, nullptr) << "a message due in a minute was promoted";
+
+  // A retry is held on the server's clock: its score is the server's TIME + delay.
+  ASSERT_TRUE(q->Enqueue(TestMessage(3)));
+  auto r = ReceiveWithin(*q, seconds(5));
+  ASSERT_NE(r, nullptr);
+  const int64_t before = raw.ServerMillis();
+  ASSERT_TRUE(r->Retry(seconds(30)));
+  auto score = raw.Do({"ZSCORE", name + ":delayed", EncodeMessage([&] {
+                         Message m = r->message();
+                         m.attempt += 1;
+                         return m;
+                       }())});
+  ASSERT_TRUE(score && score->type == REDIS_REPLY_STRING);
+  EXPECT_NEAR(std::stod(score->str), static_cast<double>(before + 30000), 2000.0);
+  EXPECT_EQ(q->Depth().value_or(-1), 2);
+}
+
+TEST(RedisQueueTest, ScriptsRunAgainAfterTheServerForgetsThem) {
+  const std::string url = testing::TestServiceUrl("redis");
+  ASSERT_FALSE(url.empty());
+  const std::string name = UniqueName();
+  auto q = MustOpen({.url = url, .name = name, .lease = kLease});
+  ASSERT_NE(q, nullptr);
+  ASSERT_TRUE(q->Enqueue(TestMessage(1)));  // the enqueue script is now cached by its SHA1
+  Raw raw(url);
+  raw.Do({"SCRIPT", "FLUSH"});  // as a restarted server would: EVALSHA now answers NOSCRIPT
+  ASSERT_TRUE(q->Enqueue(TestMessage(2)));
+  EXPECT_EQ(q->Depth().value_or(-1), 2);
+  auto d = ReceiveWithin(*q, seconds(5));
+  ASSERT_NE(d, nullptr);
+  raw.Do({"SCRIPT", "FLUSH"});
+  ASSERT_TRUE(d->Retry(milliseconds(0)));
+  EXPECT_EQ(q->Depth().value_or(-1), 2);
+}
+
+TEST(RedisQueueTest, UndecodableEntriesAreDeliveredForDeadLettering) {
+  const std::string url = testing::TestServiceUrl("redis");
+  ASSERT_FALSE(url.empty());
+  const std::string name = UniqueName();
+  auto q = MustOpen({.url = url, .name = name, .lease = kLease});
+  ASSERT_NE(q, nullptr);
+  Raw raw(url);
+  raw.Do({"XADD", name + ":stream", "*", "m", "{not json"});
+  raw.Do({"XADD", name + ":stream", "*", "other", "field"});
+  for (const char* want : {"not a JSON object", "no 'm' field"}) {
+    auto d = ReceiveWithin(*q, seconds(5));
+    ASSERT_NE(d, nullptr);
+    EXPECT_NE(d->decode_error().find(want), std::string::npos) << d->decode_error();
+    EXPECT_TRUE(d->message().job_id.empty());
+    ASSERT_TRUE(d->DeadLetter("malformed message: " + d->decode_error()));
+  }
+  auto dead = q->PeekDeadLetters(10);
+  ASSERT_TRUE(dead) << dead.error().ToString();
+  ASSERT_EQ(dead->size(), 2u);
+  EXPECT_NE((*dead)[0].reason.find("not a JSON object"), std::string::npos);
+  EXPECT_EQ(q->Depth().value_or(-1), 0);
+}
+
+TEST(RedisQueueTest, CapacityRefusesEnqueueButNeverARetry) {
+  const std::string url = testing::TestServiceUrl("redis");
+  ASSERT_FALSE(url.empty());
+  auto q = MustOpen({.url = url, .name = UniqueName(), .lease = kLease, .capacity = 3});
+  ASSERT_NE(q, nullptr);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(q->Enqueue(TestMessage(i)));
+  auto full = q->Enqueue(TestMessage(3));
+  ASSERT_FALSE(full);
+  EXPECT_EQ(full.error().code, ErrorCode::kResourceExhausted) << full.error().ToString();
+  auto d = ReceiveWithin(*q, seconds(5));
+  ASSERT_NE(d, nullptr);
+  EXPECT_TRUE(d->Retry(milliseconds(0))) << "a retry of an admitted message is never refused";
+  EXPECT_EQ(q->Depth().value_or(-1), 3);
+}
+
+TEST(RedisQueueTest, PasswordIsSentAndNeverShown) {
+  auto server = testing::PrivateService::Start("redis");
+  ASSERT_TRUE(server) << server.error().ToString();
+  Raw((*server)->url()).Do({"CONFIG", "SET", "requirepass", "s3cret-pw"});
+  const std::string hostport = (*server)->url().substr(std::string("redis://").size());
+  auto good = MustOpen({.url = "redis://:s3cret-pw@" + hostport, .name = UniqueName()});
+  ASSERT_NE(good, nullptr);
+  EXPECT_TRUE(good->Enqueue(TestMessage(1)));
+  auto bad = RedisQueue::Open({.url = "redis://:wrong-pw@" + hostport, .name = UniqueName()});
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code, ErrorCode::kFailedPrecondition) << bad.error().ToString();
+  EXPECT_EQ(bad.error().message.find("wrong-pw"), std::string::npos) << bad.error().message;
+}
+
+TEST(RedisQueueTest, DurableRestartKeepsReadyHeldAndDelayedMessages) {
+  auto server = testing::PrivateService::Start("redis");
+  ASSERT_TRUE(server) << server.error().ToString();
+  const std::string name = UniqueName();
+  auto q = MustOpen({.url = (*server)->url(), .name = name, .lease = kLease});
+  ASSERT_NE(q, nullptr);
+  const Message held_m = TestMessage(1), delayed_m = TestMessage(2), ready_m = TestMessage(3);
+  ASSERT_TRUE(q->Enqueue(held_m));
+  ASSERT_TRUE(q->Enqueue(delayed_m));
+  auto held = ReceiveWithin(*q, seconds(5));
+  auto to_delay = ReceiveWithin(*q, seconds(5));
+  ASSERT_TRUE(held && to_delay);
+  ASSERT_TRUE(to_delay->Retry(milliseconds(500)));
+  ASSERT_TRUE(q->Enqueue(ready_m));
+  ASSERT_TRUE((*server)->Restart());  // SIGTERM: Redis fsyncs its AOF before exiting
+
+  // A new consumer (the old one is "dead", its delivery still pending in the restored group).
+  auto fresh = MustOpen({.url = (*server)->url(), .name = name, .lease = kLease});
+  ASSERT_NE(fresh, nullptr);
+  std::set<std::string> seen;
+  const auto deadline = SteadyClock::now() + kRedeliveryBound + seconds(10);
+  while (seen.size() < 3 && SteadyClock::now() < deadline) {
+    auto d = fresh->Receive({.timeout = milliseconds(200)});
+    if (!d || !*d) continue;  // the first calls may meet the restart
+    seen.insert((*d)->message().job_id);
+    ASSERT_TRUE((*d)->Ack());
+  }
+  EXPECT_EQ(seen, (std::set<std::string>{held_m.job_id, delayed_m.job_id, ready_m.job_id}));
+}
+
+// Redis without persistence (what issue 6 measures): a restart empties it. The client still
+// reconnects by itself, recreates the consumer group and goes on; what was queued is gone.
+TEST(RedisQueueTest, NonDurableRestartLosesTheBacklogButClientsRecover) {
+  testing::TempDir dir("redis-volatile");
+  services::RedisService service({.durable = false});
+  auto url = service.Start(dir.path());
+  ASSERT_TRUE(url) << url.error().ToString();
+  struct Stop {
+    services::RedisService& s;
+    const std::filesystem::path& d;
+    ~Stop() { (void)s.Stop(d); }
+  } stop{service, dir.path()};
+  auto q = MustOpen({.url = *url, .name = UniqueName(), .lease = kLease});
+  ASSERT_NE(q, nullptr);
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(q->Enqueue(TestMessage(i)));
+  EXPECT_EQ(q->Depth().value_or(-1), 10);
+  ASSERT_TRUE(service.Stop(dir.path()));
+  auto again = service.Start(dir.path());
+  ASSERT_TRUE(again) << again.error().ToString();
+  ASSERT_EQ(*again, *url) << "the port is kept across restarts";
+  auto depth = q->Depth();  // on a pooled connection the restart broke: retried on a fresh one
+  ASSERT_TRUE(depth) << depth.error().ToString();
+  EXPECT_EQ(*depth, 0) << "without AOF the 10 queued messages are lost";
+  const Message m = TestMessage(99);
+  ASSERT_TRUE(q->Enqueue(m));
+  auto d = ReceiveWithin(*q, seconds(5));  // NOGROUP: the group is recreated on the fly
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(d->message().job_id, m.job_id);
+  EXPECT_TRUE(d->Ack());
+}
+
+TEST(RedisQueueTest, CloseRemovesItsConsumerFromTheGroupOnlyIfItHoldsNothing) {
+  const std::string url = testing::TestServiceUrl("redis");
+  ASSERT_FALSE(url.empty());
+  const std::string name = UniqueName();
+  auto idle = MustOpen({.url = url, .name = name, .consumer = "idle", .lease = kLease});
+  auto holding = MustOpen({.url = url, .name = name, .consumer = "holding", .lease = kLease});
+  ASSERT_TRUE(idle && holding);
+  ASSERT_TRUE(idle->Enqueue(TestMessage(1)));
+  ASSERT_TRUE(idle->Enqueue(TestMessage(2)));
+  auto done = ReceiveWithin(*idle, seconds(5));  // a delivery makes "idle" a group member
+  ASSERT_NE(done, nullptr);
+  ASSERT_TRUE(done->Ack());
+  auto held = ReceiveWithin(*holding, seconds(5));
+  ASSERT_NE(held, nullptr);
+  Raw raw(url);
+  auto consumers = [&] {
+    std::set<std::string> names;
+    auto r = raw.Do({"XINFO", "CONSUMERS", name + ":stream", "mqlab-workers"});
+    for (size_t i = 0; r && i < r->elements; ++i) {
+      names.emplace(redis::ReplyString(*r->element[i]->element[1]));
+    }
+    return names;
+  };
+  EXPECT_EQ(consumers(), (std::set<std::string>{"holding", "idle"}));
+  idle->Close();
+  holding->Close();
+  EXPECT_EQ(consumers(), (std::set<std::string>{"holding"}))
+      << "a consumer that holds a delivery must stay, or its delivery would be lost";
+  ASSERT_TRUE(held->Ack());
+}
+
+}  // namespace
+}  // namespace mqlab::queue

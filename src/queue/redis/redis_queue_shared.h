@@ -1,0 +1,111 @@
+// The state a RedisQueue shares with its deliveries (which may outlive it), and the consumer-side
+// machinery: reading, the reaper, the promoter, settling. Private to src/queue/redis/; see
+// redis_queue.h for the design.
+//
+// Threading: every member may be used from any thread. The atomics plan the reaper's and the
+// promoter's next turn; a turn flag lets one thread at a time take it.
+#ifndef MQLAB_QUEUE_REDIS_REDIS_QUEUE_SHARED_H_
+#define MQLAB_QUEUE_REDIS_REDIS_QUEUE_SHARED_H_
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "queue/redis/redis_client.h"
+#include "queue/redis/redis_queue.h"
+#include "queue/redis/redis_scripts.h"
+
+namespace mqlab::queue {
+
+using redis::Args;
+using redis::RedisConnection;
+using redis::Reply;
+using std::chrono::milliseconds;
+using SteadyClock = std::chrono::steady_clock;
+
+inline int64_t NowNs() { return SteadyClock::now().time_since_epoch().count(); }
+inline int64_t Ns(milliseconds ms) { return std::chrono::nanoseconds(ms).count(); }
+
+// Lowers `a` to `v` if `v` is earlier.
+inline void StoreMin(std::atomic<int64_t>& a, int64_t v) {
+  int64_t cur = a.load();
+  while (v < cur && !a.compare_exchange_weak(cur, v)) {
+  }
+}
+
+struct RedisQueue::Shared {
+  Shared(RedisQueueOptions o, redis::RedisEndpoint endpoint);
+
+  const RedisQueueOptions options;
+  const std::string stream, delayed, dead;
+  const std::string lease_ms = std::to_string(options.lease.count());
+  redis::RedisPool pool;
+  redis::ScriptRunner scripts;
+  std::atomic<bool> closed{false};
+  std::atomic<int64_t> next_reap{0}, next_promote{0}, next_prune{0};
+  std::atomic<bool> reaping{false}, promoting{false};
+  std::string reap_cursor = "0-0";  // guarded by the reaper's turn
+
+  milliseconds ReapInterval() const {
+    if (options.reap_interval.count() > 0) return options.reap_interval;
+    return std::clamp(options.lease / 4, milliseconds(50), milliseconds(5000));
+  }
+  // Consumers idle this long with nothing pending are removed from the group.
+  milliseconds PruneIdle() const { return std::max(2 * options.lease, milliseconds(60000)); }
+
+  template <typename T>
+  Result<T> Run(const std::function<Result<T>(RedisConnection&)>& fn) {
+    return pool.Run<T>(fn);
+  }
+  // Runs a script; an error reply becomes an error.
+  Result<Reply> Script(RedisConnection& c, const redis::LuaScript& s,
+                       std::initializer_list<std::string_view> keys,
+                       std::initializer_list<std::string_view> args) {
+    auto r = scripts.Run(c, s, keys, args);
+    if (r && (*r)->type == REDIS_REPLY_ERROR) {
+      return std::unexpected(redis::ReplyError(**r, s.name));
+    }
+    return r;
+  }
+
+  Status CreateGroup(RedisConnection& c) {
+    auto r = c.Command({"XGROUP", "CREATE", stream, options.group, "0", "MKSTREAM"});
+    if (!r) return std::unexpected(r.error());
+    if ((*r)->type == REDIS_REPLY_ERROR && !redis::IsErrorCode(r->get(), "BUSYGROUP")) {
+      return std::unexpected(redis::ReplyError(**r, "XGROUP CREATE"));
+    }
+    return Ok();
+  }
+  // A group command; on NOGROUP (a new queue, or a server that lost its data) creates the group
+  // and runs it once more.
+  Result<Reply> GroupCommand(RedisConnection& c, const Args& args) {
+    auto r = c.Command(args);
+    if (!r || !redis::IsErrorCode(r->get(), "NOGROUP")) return r;
+    if (auto s = CreateGroup(c); !s) return std::unexpected(s.error());
+    return c.Command(args);
+  }
+
+  Status Settle(const std::string& id, std::string_view mode, std::string_view payload,
+                std::string_view arg) {
+    const std::string dead_cap = std::to_string(options.dead_letter_capacity);
+    auto r = Run<Reply>([&](RedisConnection& c) {
+      return Script(c, redis::kSettleScript, {stream, delayed, dead},
+                    {options.group, id, mode, payload, arg, dead_cap});
+    });
+    if (!r) return std::unexpected(r.error());
+    return Ok();
+  }
+
+  Result<std::unique_ptr<Delivery>> MakeDelivery(const std::shared_ptr<Shared>& self,
+                                                 const redisReply* entry);
+  Status MaybePromote();
+  Result<std::unique_ptr<Delivery>> MaybeReap(const std::shared_ptr<Shared>& self);
+  Result<std::unique_ptr<Delivery>> Read(const std::shared_ptr<Shared>& self, milliseconds block);
+};
+
+}  // namespace mqlab::queue
+
+#endif  // MQLAB_QUEUE_REDIS_REDIS_QUEUE_SHARED_H_

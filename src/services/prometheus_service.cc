@@ -1,0 +1,285 @@
+#include "services/prometheus_service.h"
+
+#include <signal.h>
+
+#include <fmt/format.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <thread>
+
+#include "http/client.h"
+#include "services/file_lock.h"
+#include "services/process.h"
+
+namespace mqlab::services {
+
+namespace fs = std::filesystem;
+
+struct PrometheusService::Paths {
+  fs::path root;  // RUNTIME_DIR/prometheus, absolute
+  fs::path config, targets, data, log, state, lock, port;
+
+  explicit Paths(const fs::path& runtime_dir)
+      : root(fs::weakly_canonical(fs::absolute(runtime_dir)) / "prometheus"),
+        config(root / "prometheus.yml"),
+        targets(root / "targets.json"),
+        data(root / "data"),
+        log(root / "server.log"),
+        state(root / "state.json"),
+        lock(root / "lock"),
+        port(root / "port") {}
+};
+
+namespace {
+
+// Polling interval while the server starts (ready in ~1 s).
+constexpr auto kReadyPoll = std::chrono::milliseconds(50);
+
+struct State {
+  int pid = 0;
+  int port = 0;
+  std::string url;
+};
+
+std::optional<State> ReadState(const fs::path& file) {
+  std::ifstream in(file);
+  if (!in) return std::nullopt;
+  auto j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object() || !j.contains("pid") || !j["pid"].is_number_integer()) return std::nullopt;
+  return State{j["pid"].get<int>(), j.value("port", 0), j.value("url", std::string())};
+}
+
+// Writes `text` to `file` through a temporary file renamed over it: readers see all or nothing.
+Status WriteAtomically(const fs::path& file, const std::string& text) {
+  fs::path tmp = file;
+  tmp += ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << text;
+    if (!out) return Unavailable(fmt::format("cannot write {}", tmp.string()));
+  }
+  std::error_code ec;
+  fs::rename(tmp, file, ec);
+  if (ec) return Unavailable(fmt::format("cannot write {}: {}", file.string(), ec.message()));
+  return Ok();
+}
+
+Status WriteState(const fs::path& file, const State& s) {
+  return WriteAtomically(
+      file, nlohmann::json{{"pid", s.pid}, {"port", s.port}, {"url", s.url}}.dump(2) + "\n");
+}
+
+// True if `pid` is a live prometheus started with our config file (its command line says so),
+// so a stranger reusing a dead server's PID, or another folder's prometheus, is never ours.
+bool IsOurServer(const PrometheusService::Paths& paths, int pid) {
+  if (!IsAlive(pid)) return false;
+  std::ifstream in(fmt::format("/proc/{}/cmdline", pid), std::ios::binary);
+  std::string arg;
+  const std::string want = "--config.file=" + paths.config.string();
+  while (std::getline(in, arg, '\0')) {
+    if (arg == want) return true;
+  }
+  return false;
+}
+
+// GET /-/ready answers 200.
+bool Ready(int port) {
+  http::Client client("127.0.0.1", static_cast<uint16_t>(port),
+                      {.connect_timeout = std::chrono::milliseconds(500),
+                       .request_timeout = std::chrono::milliseconds(2000)});
+  auto r = client.Do(http::Verb::get, "/-/ready");
+  return r && r->result() == http::HttpStatus::ok;
+}
+
+Status Kill(int pid, const fs::path& root, std::chrono::milliseconds grace) {
+  kill(pid, SIGTERM);  // graceful: flush the head block, close the TSDB, exit
+  if (WaitGone(pid, grace)) return Ok();
+  kill(pid, SIGKILL);
+  if (WaitGone(pid, std::chrono::seconds(10))) return Ok();
+  return Unavailable(fmt::format("prometheus pid {} ({}) did not stop", pid, root.string()));
+}
+
+}  // namespace
+
+PrometheusService::PrometheusService(PrometheusServiceOptions options)
+    : options_(std::move(options)) {}
+
+std::string PrometheusService::UrlForPort(int port) {
+  return fmt::format("http://127.0.0.1:{}", port);
+}
+
+fs::path PrometheusService::TargetsFile(const fs::path& runtime_dir) {
+  return Paths(runtime_dir).targets;
+}
+
+Status PrometheusService::WriteTargets(const fs::path& runtime_dir,
+                                       const std::vector<ScrapeTarget>& targets) {
+  const Paths paths(runtime_dir);
+  std::error_code ec;
+  fs::create_directories(paths.root, ec);
+  nlohmann::json groups = nlohmann::json::array();
+  for (const ScrapeTarget& t : targets) {
+    groups.push_back({{"targets", t.addresses}, {"labels", t.labels}});
+  }
+  return WriteAtomically(paths.targets, groups.dump(2) + "\n");
+}
+
+// JSON strings are valid YAML double-quoted scalars: the paths need no escaping of our own.
+Status PrometheusService::WriteConfig(const Paths& paths) const {
+  const int64_t ms = options_.scrape_interval.count();
+  std::string yml = fmt::format(
+      "# Written by `mqlab services up prometheus` at every start (src/services/"
+      "prometheus_service.cc).\n"
+      "# Scrape targets go in {0} (file_sd: picked up without a restart).\n"
+      "global:\n"
+      "  scrape_interval: {1}ms\n"
+      "  scrape_timeout: {1}ms\n"
+      "  evaluation_interval: {1}ms\n"
+      "scrape_configs:\n"
+      "  - job_name: mqlab\n"
+      "    file_sd_configs:\n"
+      "      - files: [{0}]\n"
+      "        refresh_interval: 5s\n",
+      nlohmann::json(paths.targets.string()).dump(), ms);
+  if (auto s = WriteAtomically(paths.config, yml); !s) return s;
+  if (!fs::exists(paths.targets)) return WriteAtomically(paths.targets, "[]\n");
+  return Ok();
+}
+
+Status PrometheusService::CheckConfig(const Paths& paths) const {
+  if (!fs::exists(options_.promtool)) return Ok();
+  const fs::path out = paths.root / "promtool.log";
+  std::error_code ec;
+  fs::remove(out, ec);
+  auto code = RunToExit({.argv = {options_.promtool.string(), "check", "config",
+                                  paths.config.string()},
+                         .cwd = paths.root,
+                         .output = out,
+                         .new_session = false},
+                        std::chrono::seconds(30));
+  if (!code) return std::unexpected(code.error());
+  if (*code != 0) {
+    return FailedPrecondition(fmt::format("promtool rejects {} (exit {}):\n{}",
+                                          paths.config.string(), *code, TailOfFile(out)));
+  }
+  return Ok();
+}
+
+ServiceStatus PrometheusService::Inspect(const Paths& paths) {
+  auto state = ReadState(paths.state);
+  if (!state) return {.detail = "not started"};
+  if (!IsOurServer(paths, state->pid)) {
+    return {.detail =
+                fmt::format("stale record: pid {} is not this folder's prometheus", state->pid)};
+  }
+  ServiceStatus s{.pid = state->pid, .port = state->port};
+  s.running = Ready(state->port);
+  s.url = s.running ? state->url : "";
+  s.detail = s.running ? fmt::format("running, pid {}", s.pid)
+                       : fmt::format("pid {} is not ready", s.pid);
+  return s;
+}
+
+Result<ServiceStatus> PrometheusService::GetStatus(const fs::path& runtime_dir) {
+  return Inspect(Paths(runtime_dir));
+}
+
+Result<std::string> PrometheusService::Launch(const Paths& paths) {
+  // A port picked free can be taken before the server binds it: then try another.
+  for (int attempt = 1;; ++attempt) {
+    auto port = PickPort(paths.port, attempt);
+    if (!port) return std::unexpected(port.error());
+    std::vector<std::string> argv = {
+        options_.binary.string(),
+        "--config.file=" + paths.config.string(),
+        "--storage.tsdb.path=" + paths.data.string(),
+        "--storage.tsdb.retention.time=" + options_.retention,
+        fmt::format("--web.listen-address=127.0.0.1:{}", *port),
+        "--web.enable-lifecycle"};
+    auto pid = Spawn({.argv = argv, .cwd = paths.root, .output = paths.log});
+    if (!pid) return std::unexpected(pid.error());
+    State state{*pid, *port, UrlForPort(*port)};
+    // Recorded before waiting, so that `down` can stop it even if this process dies now.
+    if (auto s = WriteState(paths.state, state); !s) {
+      (void)Kill(*pid, paths.root, options_.stop_timeout);
+      return std::unexpected(s.error());
+    }
+    const auto deadline = std::chrono::steady_clock::now() + options_.start_timeout;
+    std::optional<int> exit_code;
+    while (!(exit_code = ReapIfExited(*pid)) && IsAlive(*pid)) {
+      if (Ready(*port)) {
+        RememberPort(paths.port, *port);
+        return state.url;
+      }
+      if (std::chrono::steady_clock::now() > deadline) break;
+      std::this_thread::sleep_for(kReadyPoll);
+    }
+    std::error_code ec;
+    if (!exit_code && IsAlive(*pid)) {  // hung in start-up: stop exactly it
+      (void)Kill(*pid, paths.root, options_.stop_timeout);
+      fs::remove(paths.state, ec);
+      return DeadlineExceeded(fmt::format(
+          "prometheus was not ready within {} ms; {} ends with:\n{}",
+          options_.start_timeout.count(), paths.log.string(), TailOfFile(paths.log)));
+    }
+    fs::remove(paths.state, ec);
+    const std::string tail = TailOfFile(paths.log);
+    if (tail.find("address already in use") == std::string::npos || attempt == 3) {
+      return Unavailable(fmt::format(
+          "prometheus exited during start-up (code {}); {} ends with:\n{}",
+          exit_code.value_or(-1), paths.log.string(), tail));
+    }
+  }
+}
+
+Result<std::string> PrometheusService::Start(const fs::path& runtime_dir) {
+  const Paths paths(runtime_dir);
+  std::error_code ec;
+  fs::create_directories(paths.data, ec);
+  if (ec) {
+    return Unavailable(fmt::format("cannot create {}: {}", paths.data.string(), ec.message()));
+  }
+  auto lock = FileLock::Acquire(paths.lock);
+  if (!lock) return std::unexpected(lock.error());
+
+  ServiceStatus current = Inspect(paths);
+  if (current.running) return current.url;
+  if (current.pid != 0) {  // ours and alive, but not ready (yet): wait for it
+    const auto deadline = std::chrono::steady_clock::now() + options_.start_timeout;
+    while (IsOurServer(paths, current.pid)) {
+      if (Ready(current.port)) return UrlForPort(current.port);
+      if (std::chrono::steady_clock::now() > deadline) {
+        return DeadlineExceeded(fmt::format("prometheus pid {} in {} is not ready; see {}",
+                                            current.pid, paths.root.string(), paths.log.string()));
+      }
+      std::this_thread::sleep_for(kReadyPoll);
+    }
+  }
+  fs::remove(paths.state, ec);
+  if (!fs::exists(options_.binary)) {
+    return FailedPrecondition(fmt::format(
+        "{} not found: install Prometheus (apt-get install prometheus; scripts/setup does)",
+        options_.binary.string()));
+  }
+  if (auto s = WriteConfig(paths); !s) return std::unexpected(s.error());
+  if (auto s = CheckConfig(paths); !s) return std::unexpected(s.error());
+  return Launch(paths);
+}
+
+Status PrometheusService::Stop(const fs::path& runtime_dir) {
+  const Paths paths(runtime_dir);
+  if (!fs::exists(paths.root)) return Ok();
+  auto lock = FileLock::Acquire(paths.lock);
+  if (!lock) return std::unexpected(lock.error());
+  auto state = ReadState(paths.state);
+  if (state && IsOurServer(paths, state->pid)) {
+    if (auto s = Kill(state->pid, paths.root, options_.stop_timeout); !s) return s;
+  }
+  std::error_code ec;
+  fs::remove(paths.state, ec);
+  return Ok();
+}
+
+}  // namespace mqlab::services
