@@ -20,7 +20,8 @@ Result<std::unique_ptr<ApiApp>> ApiApp::Create(const ApiConfig& config,
   app->log_ = log;
   std::string store_url = config.store.empty() ? config.backends.postgres : config.store;
   if (!store_url.empty()) {
-    auto store = store::OpenStore(store_url, {.pool_size = config.store_pool_size});
+    auto store = store::OpenStore(store_url,
+                                  {.pool_size = config.store_pool_size, .schema = config.pg_schema});
     if (!store) return std::unexpected(store.error());
     app->store_ = std::move(*store);
   }
@@ -68,7 +69,10 @@ Status ApiApp::OpenBackends() {
     if (!b || b->kind == "memory") continue;
     std::string url = config_.backends.UrlFor(b->kind);
     if (url.empty()) continue;
-    auto q = b->open({.kind = std::string(b->kind), .url = url});
+    queue::QueueOptions qo{.kind = std::string(b->kind), .url = url};
+    qo.schema = config_.pg_schema;
+    if (b->kind != "postgres") qo.name = config_.queue_name;
+    auto q = b->open(qo);
     if (!q) {
       return std::unexpected(Error{q.error().code, fmt::format("{} ({}): {}", version, b->kind,
                                                                q.error().message)});

@@ -40,6 +40,10 @@ struct ApiConfig {
   api::AdmissionOptions admission;
   int max_attempts = 3;
   int store_pool_size = 8;  // Default: 8, the size of the blocking pool
+  // PostgreSQL schema of the job store and of V3's queue. Default: "public".
+  std::string pg_schema = "public";
+  // Queue/topic name of V4-V6 (V3's queue is the store's table). Default: "mqlab_jobs".
+  std::string queue_name = "mqlab_jobs";
   std::string api_token;
 };
 

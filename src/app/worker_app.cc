@@ -39,6 +39,7 @@ int RunWorker(const WorkerConfig& config, std::shared_ptr<spdlog::logger> log) {
   }
   queue::QueueOptions qopts = config.queue;
   qopts.kind = config.queue_kind;
+  qopts.schema = config.pg_schema;
   if (qopts.url.empty()) qopts.url = config.backends.UrlFor(config.queue_kind);
   if (qopts.url.empty()) {
     return Fail(fmt::format("no {} server given: pass {} or run `mqlab services up {}`",
@@ -49,7 +50,8 @@ int RunWorker(const WorkerConfig& config, std::shared_ptr<spdlog::logger> log) {
     return Fail("no job store: pass --store postgres://… or --postgres-url (or run `mqlab "
                 "services up postgres`)");
   }
-  auto store = store::OpenStore(store_url, {.pool_size = config.worker.concurrency + 1});
+  auto store = store::OpenStore(
+      store_url, {.pool_size = config.worker.concurrency + 1, .schema = config.pg_schema});
   if (!store) return Fail(store.error().message);
   if (!backend) {
     return Fail(fmt::format("the {} backend is not built into this mqlab", config.queue_kind));

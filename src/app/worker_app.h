@@ -26,6 +26,7 @@ struct WorkerConfig {
   BackendUrls backends;
   // Job store URL. Default: "" = the PostgreSQL URL.
   std::string store;
+  std::string pg_schema = "public";  // Default: "public" (store and V3 queue)
   std::filesystem::path data_dir = "./data";
   model::PredictorOptions model;
   worker::WorkerOptions worker;

@@ -21,6 +21,8 @@ struct ApiFlags {
   int64_t max_inflight = 256;
   int io_threads = 0;
   int store_pool = 8;
+  std::string pg_schema = "public";
+  std::string queue_name = "mqlab_jobs";
   std::string api_token;
 };
 
@@ -52,6 +54,8 @@ int RunApiCommand(const ApiFlags& f) {
   c.admission.max_inflight = f.max_inflight;
   c.max_attempts = f.max_attempts;
   c.store_pool_size = f.store_pool;
+  c.pg_schema = f.pg_schema;
+  c.queue_name = f.queue_name;
   c.api_token = f.api_token;
   return app::RunApi(c, MakeLogger("api", f.common.log));
 }
@@ -91,6 +95,8 @@ Runner AddApiCommand(CLI::App& root) {
   Flag(cmd, "--max-inflight", f->max_inflight,
        "Backpressure: reject (429) while this many submissions are in progress")
       ->check(CLI::Range(int64_t{1}, int64_t{1000000}));
+  Flag(cmd, "--pg-schema", f->pg_schema, "PostgreSQL schema of the job store and V3's queue");
+  Flag(cmd, "--queue-name", f->queue_name, "Queue/topic name of V4-V6");
   Flag(cmd, "--io-threads", f->io_threads, "HTTP threads (0: one per core)")->check(CLI::Range(0, 256));
   Flag(cmd, "--store-pool", f->store_pool, "Store connections and blocking threads")
       ->check(CLI::Range(1, 256));

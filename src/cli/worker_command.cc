@@ -17,6 +17,7 @@ struct WorkerFlags {
   std::string store;
   app::BackendUrls backends;
   std::string worker_id;
+  std::string pg_schema = "public";
   double lease_s = 30;
   double shutdown_grace_s = 30;
   int backoff_base_ms = 200;
@@ -37,6 +38,7 @@ int RunWorkerCommand(const WorkerFlags& f) {
   c.queue.consumer_id = f.worker_id;
   c.backends = f.backends;
   c.store = f.store;
+  c.pg_schema = f.pg_schema;
   c.data_dir = f.common.data_dir;
   c.model = *f.common.PredictorOptions();
   c.worker.worker_id = f.worker_id;
@@ -65,6 +67,7 @@ Runner AddWorkerCommand(CLI::App& root) {
   cmd->add_option("--store", f->store, "Job store URL (default: --postgres-url)")
       ->envname("MQLAB_STORE");
   AddBackendFlags(cmd, f->backends);
+  Flag(cmd, "--pg-schema", f->pg_schema, "PostgreSQL schema of the job store and V3's queue");
   Flag(cmd, "--worker-id", f->worker_id, "Name in the store and logs (default: host-pid)");
   Flag(cmd, "--lease", f->lease_s, "Seconds a received job stays invisible to other workers")
       ->check(CLI::Range(1.0, 86400.0));

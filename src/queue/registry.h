@@ -37,6 +37,9 @@ struct QueueOptions {
   std::string consumer_group = "mqlab-workers";
   // Identifies this consumer (processing-list names, logs). Default: "" (backend picks one).
   std::string consumer_id;
+  // postgres: the schema of the jobs table (the store's schema: V3's queue is the store's table).
+  // Default: "public".
+  std::string schema = "public";
 };
 
 using QueueFactory = std::function<Result<std::unique_ptr<JobQueue>>(const QueueOptions&)>;

@@ -272,6 +272,7 @@ PostgresQueueOptions PostgresOptionsFrom(const QueueOptions& o) {
   p.max_batch = std::max(1, o.prefetch);
   p.pool_size = std::max(4, o.prefetch + 2);
   p.consumer_id = o.consumer_id;
+  p.schema = o.schema;
   return p;
 }
 
