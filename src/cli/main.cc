@@ -36,6 +36,8 @@ int Main(int argc, char** argv) {
   add(AddApiCommand(root));
   add(AddWorkerCommand(root));
   add(AddServicesCommand(root));
+  add(AddOcrServerCommand(root));
+  add(AddLoadCommand(root));
   try {
     root.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
