@@ -2,7 +2,11 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "services/kafka_service.h"
 #include "services/postgres_service.h"
+#include "services/prometheus_service.h"
+#include "services/rabbitmq_service.h"
+#include "services/redis_service.h"
 #include "services/service.h"
 
 namespace mqlab::services {
@@ -15,6 +19,11 @@ struct Entry {
 
 constexpr Entry kServices[] = {
     {"postgres", []() -> std::unique_ptr<Service> { return std::make_unique<PostgresService>(); }},
+    {"redis", []() -> std::unique_ptr<Service> { return std::make_unique<RedisService>(); }},
+    {"rabbitmq", []() -> std::unique_ptr<Service> { return std::make_unique<RabbitMqService>(); }},
+    {"kafka", []() -> std::unique_ptr<Service> { return std::make_unique<KafkaService>(); }},
+    {"prometheus",
+     []() -> std::unique_ptr<Service> { return std::make_unique<PrometheusService>(); }},
 };
 
 }  // namespace
