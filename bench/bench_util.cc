@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "mqlab/common/clock.h"
+#include "load/machine.h"
 #include "services/process.h"
 
 namespace mqlab::bench {
@@ -91,24 +92,6 @@ double ScrapeValue(std::string_view text, std::string_view series) {
   return 0;
 }
 
-nlohmann::json MachineInfo() {
-  std::string cpu = "unknown";
-  std::ifstream info("/proc/cpuinfo");
-  for (std::string line; std::getline(info, line);) {
-    if (line.starts_with("model name")) {
-      cpu = line.substr(line.find(':') + 2);
-      break;
-    }
-  }
-  long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
-  utsname u{};
-  uname(&u);
-  return {{"cpu", cpu},
-          {"cores", std::thread::hardware_concurrency()},
-          {"memoryGiB", static_cast<double>(pages) * static_cast<double>(page) / (1 << 30)},
-          {"kernel", fmt::format("{} {}", u.sysname, u.release)},
-          {"hostname", u.nodename},
-          {"date", FormatRfc3339(Clock::Real().Now())}};
-}
+nlohmann::json MachineInfo() { return load::MachineInfo(); }
 
 }  // namespace mqlab::bench

@@ -17,7 +17,10 @@ Runner AddApiCommand(CLI::App& root);
 Runner AddWorkerCommand(CLI::App& root);
 Runner AddServicesCommand(CLI::App& root);
 Runner AddOcrServerCommand(CLI::App& root);
+Runner AddStudyCommand(CLI::App& root);
 Runner AddLoadCommand(CLI::App& root);
+Runner AddReportCommand(CLI::App& root);
+Runner AddCompareCommand(CLI::App& root);
 
 // Parses argv and runs the chosen subcommand. Usage errors print one line and return 2.
 int Main(int argc, char** argv);

@@ -32,12 +32,15 @@ int Main(int argc, char** argv) {
               ".mqlab/services.env (or $MQLAB_RUNTIME_DIR).");
   std::map<CLI::App*, Runner> runners;
   auto add = [&](Runner r) { runners[root.get_subcommands({}).back()] = std::move(r); };
+  add(AddStudyCommand(root));
   add(AddServeCommand(root));
   add(AddApiCommand(root));
   add(AddWorkerCommand(root));
   add(AddServicesCommand(root));
   add(AddOcrServerCommand(root));
   add(AddLoadCommand(root));
+  add(AddReportCommand(root));
+  add(AddCompareCommand(root));
   try {
     root.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

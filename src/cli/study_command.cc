@@ -1,0 +1,109 @@
+// `mqlab study`: the main job — every version × workers × backpressure, a ladder of offered loads,
+// the report.
+#include <fmt/format.h>
+
+#include "cli/commands.h"
+#include "cli/flags.h"
+#include "study/runner.h"
+
+namespace mqlab::cli {
+
+namespace {
+
+struct StudyFlags {
+  study::StudyOptions o;
+  std::string only;
+  std::string workers;
+  std::string backpressure;
+  std::string ladder;
+  std::string out;
+  std::string runtime_dir = ".mqlab";
+  LogOptions log;
+};
+
+template <class T>
+Result<std::vector<T>> SplitList(const std::string& text, const char* flag) {
+  std::vector<T> out;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t comma = text.find(',', start);
+    std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (!item.empty()) {
+      if constexpr (std::is_same_v<T, std::string>) {
+        out.push_back(item);
+      } else {
+        try {
+          size_t used = 0;
+          T v;
+          if constexpr (std::is_same_v<T, int>) {
+            v = std::stoi(item, &used);
+          } else {
+            v = std::stod(item, &used);
+          }
+          if (used != item.size()) throw std::invalid_argument(item);
+          out.push_back(v);
+        } catch (const std::exception&) {
+          return InvalidArgument(fmt::format("{}: '{}' is not a number", flag, item));
+        }
+      }
+    }
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+int RunStudyFlags(StudyFlags& f) {
+  if (auto s = f.log.Validate(); !s) return UsageError(s.error().message);
+  auto versions = SplitList<std::string>(f.only, "--only");
+  auto workers = SplitList<int>(f.workers, "--workers");
+  auto bp = SplitList<std::string>(f.backpressure, "--backpressure");
+  auto ladder = SplitList<double>(f.ladder, "--ladder");
+  for (const Status& s : {versions ? Ok() : Status(std::unexpected(versions.error())),
+                          workers ? Ok() : Status(std::unexpected(workers.error())),
+                          ladder ? Ok() : Status(std::unexpected(ladder.error()))}) {
+    if (!s) return UsageError(s.error().message);
+  }
+  f.o.versions = *versions;
+  f.o.workers = *workers;
+  f.o.backpressure = *bp;
+  f.o.ladder = *ladder;
+  f.o.out = f.out;
+  f.o.runtime_dir = f.runtime_dir;
+  study::StudyOptions check = f.o;
+  if (auto s = check.ApplyProfile(); !s) return UsageError(s.error().message);
+  if (auto s = check.Validate(); !s) return UsageError(s.error().message);
+  return study::RunStudyCommand(f.o, MakeLogger("study", f.log));
+}
+
+}  // namespace
+
+Runner AddStudyCommand(CLI::App& root) {
+  auto f = std::make_shared<StudyFlags>();
+  CLI::App* cmd = root.add_subcommand(
+      "study", "Run the whole study: every version x workers x backpressure under a ladder of "
+               "offered loads; writes results.json, results.csv, summary.md, report.html");
+  Flag(cmd, "--profile", f->o.profile, "quick (every cell, short steps, ~10 min) or full")
+      ->check(CLI::IsMember({"quick", "full"}));
+  Flag(cmd, "--only", f->only, "Versions to run, e.g. v0,v3,mem (default: all)");
+  Flag(cmd, "--workers", f->workers, "Worker counts, e.g. 1,4 (default: 1,2,4)");
+  Flag(cmd, "--backpressure", f->backpressure, "on, off or on,off (default: both)");
+  Flag(cmd, "--service-ms", f->o.service_ms, "Mean service time of the model, ms")
+      ->check(CLI::Range(0.1, 60000.0));
+  Flag(cmd, "--service-dist", f->o.service_dist, "fixed, exp or lognormal")
+      ->check(CLI::IsMember({"fixed", "exp", "lognormal"}));
+  Flag(cmd, "--mode", f->o.mode, "sleep or cpu")->check(CLI::IsMember({"sleep", "cpu"}));
+  Flag(cmd, "--ladder", f->ladder, "Offered loads as multiples of capacity, e.g. 0.5,1,2");
+  Flag(cmd, "--step-seconds", f->o.step_seconds, "Measured seconds per rung")
+      ->check(CLI::Range(0.5, 3600.0));
+  Flag(cmd, "--slo-p99-ms", f->o.slo_p99_ms, "SLO: p99 end to end, ms")->check(CLI::Range(1.0, 3.6e6));
+  Flag(cmd, "--slo-errors", f->o.slo_error_rate, "SLO: error rate (0.01 = 1%)")
+      ->check(CLI::Range(0.0, 1.0));
+  Flag(cmd, "--seed", f->o.seed, "Seed of the arrivals and the model");
+  Flag(cmd, "--out", f->out, "Output folder (default: results/<UTC time>)");
+  Flag(cmd, "--runtime-dir", f->runtime_dir, "Where private servers live (mqlab services)");
+  AddLogFlags(cmd, f->log);
+  return [f] { return RunStudyFlags(*f); };
+}
+
+}  // namespace mqlab::cli

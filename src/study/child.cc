@@ -1,0 +1,96 @@
+#include "study/child.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "services/process.h"
+
+namespace mqlab::study {
+
+namespace fs = std::filesystem;
+
+fs::path SelfBinary() {
+  std::error_code ec;
+  fs::path p = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? fs::path("mqlab") : p;
+}
+
+Result<std::unique_ptr<Child>> Child::Start(const fs::path& binary, const ChildSpec& spec,
+                                            const fs::path& log_path,
+                                            std::chrono::milliseconds timeout) {
+  std::vector<std::string> argv = {binary.string()};
+  argv.insert(argv.end(), spec.args.begin(), spec.args.end());
+  auto pid = services::Spawn({.argv = argv, .output = log_path});
+  if (!pid) return std::unexpected(pid.error());
+  std::unique_ptr<Child> c(new Child());
+  c->name_ = spec.name;
+  c->pid_ = *pid;
+  static const std::regex kUrl(R"((http://[^ \)\n]+))");
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::ifstream in(log_path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    const std::string log = ss.str();
+    size_t at = log.find(spec.ready_marker);
+    if (at != std::string::npos) {
+      std::string line = log.substr(at, log.find('\n', at) - at);
+      std::smatch m;
+      if (std::regex_search(line, m, kUrl)) c->url_ = m[1];
+      return c;
+    }
+    if (auto code = services::ReapIfExited(c->pid_)) {
+      c->stopped_ = true;
+      return Unavailable(fmt::format("{} exited with {} before it was ready; {} ends with: {}",
+                                     spec.name, *code, log_path.string(),
+                                     services::TailOfFile(log_path, 5)));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return DeadlineExceeded(fmt::format("{} was not ready within {} ms (log: {})", spec.name,
+                                      timeout.count(), log_path.string()));
+}
+
+Child::~Child() {
+  if (!stopped_) Stop(std::chrono::seconds(5));
+}
+
+ProcSample Child::Sample() const {
+  ProcSample s;
+  std::ifstream stat(fmt::format("/proc/{}/stat", pid_));
+  std::string line;
+  if (!std::getline(stat, line)) return s;
+  // Fields after the command name (which may contain spaces) start after the last ')'.
+  std::istringstream rest(line.substr(line.rfind(')') + 2));
+  std::vector<std::string> f;
+  for (std::string x; rest >> x;) f.push_back(x);
+  if (f.size() < 22) return s;
+  const double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
+  s.alive = f[0] != "Z" && f[0] != "X";
+  s.cpu_seconds = (std::stod(f[11]) + std::stod(f[12])) / tick;  // utime, stime
+  s.rss_mb = std::stod(f[21]) * static_cast<double>(sysconf(_SC_PAGE_SIZE)) / (1024.0 * 1024.0);
+  return s;
+}
+
+int Child::Stop(std::chrono::milliseconds grace) {
+  if (stopped_) return 0;
+  stopped_ = true;
+  kill(pid_, SIGTERM);
+  const auto deadline = std::chrono::steady_clock::now() + grace;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (auto code = services::ReapIfExited(pid_)) return *code;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  kill(pid_, SIGKILL);
+  services::WaitGone(pid_, std::chrono::seconds(10));
+  return 128 + SIGKILL;
+}
+
+}  // namespace mqlab::study

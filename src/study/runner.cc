@@ -1,0 +1,248 @@
+#include "study/runner.h"
+
+#include <unistd.h>
+
+#include <csignal>
+#include <ctime>
+#include <fstream>
+#include <thread>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "common/logging.h"
+#include "common/signals.h"
+#include "http/client.h"
+#include "load/machine.h"
+#include "report/report.h"
+#include "study/servers.h"
+#include "study/step.h"
+
+namespace mqlab::study {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+std::string UtcStamp() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  return fmt::format("{:04}{:02}{:02}T{:02}{:02}{:02}Z", tm.tm_year + 1900, tm.tm_mon + 1,
+                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+Status WriteFile(const fs::path& path, const std::string& text) {
+  fs::path tmp = path;
+  tmp += ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << text;
+    if (!out) return Unavailable(fmt::format("cannot write {}", tmp.string()));
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) return Unavailable(fmt::format("cannot write {}: {}", path.string(), ec.message()));
+  return Ok();
+}
+
+// Replaces "{url:NAME}" placeholders with the URL of the child called NAME.
+void ResolvePlaceholders(ChildSpec& spec, const std::vector<std::unique_ptr<Child>>& started) {
+  for (auto& a : spec.args) {
+    if (!a.starts_with("{url:")) continue;
+    const std::string name = a.substr(5, a.size() - 6);
+    for (const auto& c : started) {
+      if (c->name() == name) a = c->url();
+    }
+  }
+}
+
+Result<RunningCell> StartCell(const CellPlan& plan, const StudyOptions& o, const fs::path& logs) {
+  RunningCell cell;
+  cell.plan = &plan;
+  for (ChildSpec spec : plan.children) {
+    ResolvePlaceholders(spec, cell.children);
+    auto child = Child::Start(o.binary, spec, logs / fmt::format("{}.{}.log", plan.id, spec.name),
+                              std::chrono::seconds(60));
+    if (!child) return std::unexpected(child.error());
+    const std::string& name = (*child)->name();
+    if (name == "api" || name == "serve") cell.target_url = (*child)->url();
+    // The processes that run jobs (serve, workers, OCR servers) count completions and queue waits.
+    if (name == "serve" || name.starts_with("ocr")) {
+      cell.job_metrics_urls.push_back((*child)->url() + "/metrics");
+    } else if (name.starts_with("worker")) {
+      cell.job_metrics_urls.push_back((*child)->url());  // printed as …/metrics already
+    }
+    cell.children.push_back(std::move(*child));
+  }
+  return cell;
+}
+
+// One request through the whole path (and, for async versions, one job to its end), so that the
+// first rung measures a warm system: connections made, consumer groups joined, schemas created.
+Status Prime(const RunningCell& cell, std::stop_token stop) {
+  http::Client c(*http::ParseHttpUrl(cell.target_url));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(90);
+  std::string location;
+  while (std::chrono::steady_clock::now() < deadline && !stop.stop_requested()) {
+    if (location.empty()) {
+      auto res = c.Do(http::Verb::post, cell.plan->target_path, R"({"inputPath":"scans/prime.png"})");
+      if (res && res->result_int() == 200) return Ok();
+      if (res && res->result_int() == 202) location = std::string((*res)[http::Field::location]);
+    } else {
+      auto res = c.Do(http::Verb::get, location);
+      if (res && res->result_int() == 200) {
+        auto j = json::parse(res->body(), nullptr, false);
+        if (j.is_object() && j.value("status", "") == "SUCCESS") return Ok();
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return DeadlineExceeded(fmt::format("{}: no request made it through the path within 90 s",
+                                      cell.plan->id));
+}
+
+json CellJson(const CellPlan& plan, const RunningCell* running) {
+  json procs = json::array();
+  for (const auto& spec : plan.children) {
+    json argv = json::array({"mqlab"});
+    for (const auto& a : spec.args) argv.push_back(a.find("://") != std::string::npos ? RedactUrl(a) : a);
+    procs.push_back({{"name", spec.name}, {"argv", argv}});
+  }
+  (void)running;
+  return {{"id", plan.id},           {"version", plan.version}, {"kind", plan.kind},
+          {"backend", plan.backend}, {"workers", plan.workers},
+          {"backpressure", plan.backpressure ? "on" : "off"},
+          {"capacity", plan.capacity}, {"config", {{"processes", procs}}},
+          {"steps", json::array()}};
+}
+
+struct Progress {
+  size_t cell_index = 0, cells = 0, rung = 0, rungs = 0;
+  std::string cell;
+  double last_p99 = -1;
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+  double per_rung_s = 0;
+
+  void Print(const StepProgress& p) const {
+    const double done_rungs = static_cast<double>(cell_index * rungs + rung);
+    const double total_rungs = static_cast<double>(cells * rungs);
+    const double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    const double eta = done_rungs > 0 ? elapsed / done_rungs * (total_rungs - done_rungs) : 0;
+    fmt::print(stderr, "\r\033[K[{}/{}] {} rung {}/{} offered {:.0f}/s {}, sent {} — p99 {} — ETA {}m{:02}s",
+               cell_index + 1, cells, cell, rung + 1, rungs, p.offered_rps,
+               p.load.warming_up ? "(warm-up)" : "", p.load.sent,
+               last_p99 < 0 ? std::string("–") : fmt::format("{:.0f} ms", last_p99),
+               static_cast<int>(eta) / 60, static_cast<int>(eta) % 60);
+  }
+};
+
+}  // namespace
+
+Result<json> RunStudy(const StudyOptions& options_in, std::stop_token stop,
+                      std::shared_ptr<spdlog::logger> log) {
+  StudyOptions o = options_in;
+  if (auto s = o.ApplyProfile(); !s) return std::unexpected(s.error());
+  if (auto s = o.Validate(); !s) return std::unexpected(s.error());
+  if (o.binary.empty()) o.binary = SelfBinary();
+  if (o.out.empty()) o.out = fs::path("results") / UtcStamp();
+  std::error_code ec;
+  fs::create_directories(o.out / "logs", ec);
+  if (ec) return Unavailable(fmt::format("cannot create {}: {}", o.out.string(), ec.message()));
+
+  auto servers = ServerSession::Start(ServicesFor(o.versions), o.runtime_dir, *log);
+  if (!servers) return std::unexpected(servers.error());
+  const std::vector<CellPlan> cells = PlanCells(o, servers->urls(), o.out / "data");
+
+  json results{{"schema", "mqlab.study/1"},
+               {"mqlabVersion", MQLAB_VERSION},
+               {"startedAt", FormatRfc3339(Clock::Real().Now())},
+               {"complete", false},
+               {"machine", load::MachineInfo()},
+               {"servers", servers->info()},
+               {"profile", o.profile},
+               {"parameters",
+                {{"serviceMs", o.service_ms}, {"serviceDist", o.service_dist}, {"mode", o.mode},
+                 {"failRate", 0}, {"arrivals", "poisson"}, {"seed", o.seed},
+                 {"stepSeconds", o.step_seconds}, {"warmupSeconds", o.warmup_seconds},
+                 {"followTimeoutSeconds", o.follow_timeout_seconds}, {"ladder", o.ladder},
+                 {"slo", {{"p99Ms", o.slo_p99_ms}, {"errorRate", o.slo_error_rate}}},
+                 {"versions", o.versions}, {"workers", o.workers},
+                 {"backpressure", o.backpressure}}},
+               {"cells", json::array()},
+               {"warnings", json::array()}};
+  auto save = [&]() -> Status {
+    results["harnessCheck"] = HarnessCheck(results["cells"]);
+    if (auto s = WriteFile(o.out / "results.json", results.dump(1) + "\n"); !s) return s;
+    return WriteFile(o.out / "results.csv", ResultsCsv(results));
+  };
+
+  Progress progress{.cells = cells.size(), .rungs = o.ladder.size()};
+  uint64_t seed = o.seed;
+  for (size_t i = 0; i < cells.size() && !stop.stop_requested(); ++i) {
+    const CellPlan& plan = cells[i];
+    progress.cell_index = i;
+    progress.cell = plan.id;
+    json cell = CellJson(plan, nullptr);
+    auto running = StartCell(plan, o, o.out / "logs");
+    if (running) {
+      if (auto primed = Prime(*running, stop); !primed) {
+        cell["error"] = primed.error().message;
+      } else {
+        for (size_t r = 0; r < o.ladder.size() && !stop.stop_requested(); ++r) {
+          progress.rung = r;
+          json step = RunStep(*running, o, o.ladder[r], ++seed, stop,
+                              [&](const StepProgress& p) { progress.Print(p); });
+          if (step["endToEnd"].is_object()) progress.last_p99 = step["endToEnd"]["p99"];
+          for (const auto& w : step.value("warnings", json::array())) {
+            results["warnings"].push_back(fmt::format("{} ×{}: {}", plan.id, o.ladder[r],
+                                                      w.get<std::string>()));
+          }
+          cell["steps"].push_back(std::move(step));
+        }
+      }
+      for (auto it = running->children.rbegin(); it != running->children.rend(); ++it) {
+        (*it)->Stop(std::chrono::seconds(10));
+      }
+    } else {
+      cell["error"] = running.error().message;
+      log->error("{}: {}", plan.id, OneLine(running.error().message));
+    }
+    cell["breakingPoint"] = BreakingPoint(cell["steps"]);
+    results["cells"].push_back(std::move(cell));
+    if (auto s = save(); !s) return std::unexpected(s.error());
+  }
+  fmt::print(stderr, "\r\033[K");
+  results["complete"] = !stop.stop_requested();
+  results["finishedAt"] = FormatRfc3339(Clock::Real().Now());
+  servers->Stop(*log);
+  if (auto s = save(); !s) return std::unexpected(s.error());
+  if (auto s = report::WriteReport(results, o.out); !s) return std::unexpected(s.error());
+  return results;
+}
+
+int RunStudyCommand(StudyOptions options, std::shared_ptr<spdlog::logger> log) {
+  std::stop_source stop;
+  std::jthread signals([&stop](std::stop_token done) {
+    while (!done.stop_requested()) {
+      if (auto sig = WaitForStopSignal(std::chrono::milliseconds(200))) {
+        fmt::print(stderr, "\nmqlab study: stopping (the report will cover what was measured; "
+                           "again to force)\n");
+        stop.request_stop();
+        ArmForcedExit();
+        return;
+      }
+    }
+  });
+  auto results = RunStudy(options, stop.get_token(), log);
+  signals.request_stop();
+  if (!results) {
+    fmt::print(stderr, "mqlab study: {}\n", OneLine(results.error().message));
+    return 1;
+  }
+  return (*results)["complete"].get<bool>() ? 0 : 130;
+}
+
+}  // namespace mqlab::study
