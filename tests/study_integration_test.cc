@@ -22,7 +22,7 @@ TEST(StudyTest, TinyStudyWritesEveryOutputWithSaneFigures) {
   const char* runtime = std::getenv("MQLAB_RUNTIME_DIR");
   auto r = testing::RunMqlab(
       {"study", "--only", "mem,v3", "--workers", "2", "--backpressure", "on", "--ladder",
-       "0.5,2", "--step-seconds", "1.5", "--service-ms", "20", "--out",
+       "0.5,2", "--step-seconds", "1.5", "--harness-seconds", "4", "--service-ms", "20", "--out",
        (dir.path() / "out").string(), "--runtime-dir",
        runtime ? std::string(runtime) : (dir.path() / "rt").string()},
       std::chrono::minutes(5));
@@ -56,6 +56,13 @@ TEST(StudyTest, TinyStudyWritesEveryOutputWithSaneFigures) {
     EXPECT_TRUE(light["processes"].contains("api") || light["processes"].contains("serve"));
     EXPECT_DOUBLE_EQ(cell["breakingPoint"]["multiple"].get<double>(), 0.5);
   }
+  // The harness check ran on its own (mem, 2 workers, ρ = 0.8) and compared against M/D/c.
+  const json& check = res["harnessCheck"];
+  ASSERT_TRUE(check.is_object()) << check.dump();
+  EXPECT_EQ(check["model"], "M/D/c");
+  EXPECT_NEAR(check["rho"].get<double>(), 0.8, 0.15);
+  EXPECT_GT(check["measuredWaitMs"].get<double>(), 0.0);
+  EXPECT_GT(check["ratio"].get<double>(), 0.0);
   std::ifstream csv(dir.path() / "out" / "results.csv");
   int lines = 0;
   for (std::string line; std::getline(csv, line);) ++lines;

@@ -30,8 +30,9 @@ Status StudyOptions::ApplyProfile() {
     ladder = quick ? std::vector<double>{0.5, 0.8, 1.2, 2.0}
                    : std::vector<double>{0.25, 0.5, 0.7, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5, 2.0, 3.0};
   }
+  if (step_seconds <= 0) step_seconds = quick ? 1.5 : 15;
+  if (harness_seconds < 0) harness_seconds = quick ? 15 : 60;
   if (!quick) {
-    if (step_seconds == 2) step_seconds = 15;
     if (warmup_seconds == 0.25) warmup_seconds = 3;
     if (follow_timeout_seconds == 15) follow_timeout_seconds = 60;
   }

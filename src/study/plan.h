@@ -22,6 +22,9 @@ namespace mqlab::study {
 
 struct StudyOptions {
   std::string profile = "quick";  // Default: quick (every cell, short steps, ≤ 10 min on 2 cores)
+  // The harness check's own run: mem, 2 workers, ρ = 0.8, this long (long enough for the queue to
+  // reach its steady state). Default: 15 s quick, 60 s full; 0 skips it.
+  double harness_seconds = -1;
   std::vector<std::string> versions;  // Default: all: v0 v1 v2 v3 v4 v5 v6 mem
   std::vector<int> workers;           // Default: 1 2 4
   std::vector<std::string> backpressure;  // Default: on off
@@ -29,7 +32,7 @@ struct StudyOptions {
   std::string service_dist = "fixed";
   std::string mode = "sleep";
   std::vector<double> ladder;         // offered load as multiples of capacity
-  double step_seconds = 2;            // measured time per rung
+  double step_seconds = 0;            // measured time per rung. Default: 1.5 s quick, 15 s full
   double warmup_seconds = 0.25;       // load before each rung, not measured
   double follow_timeout_seconds = 15;  // async: how long jobs may take to finish after a rung
   double slo_p99_ms = 2000;           // Default: 2 s end to end

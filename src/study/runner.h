@@ -31,8 +31,9 @@ Result<nlohmann::json> RunStudy(const StudyOptions& options, std::stop_token sto
 std::string ResultsCsv(const nlohmann::json& results);
 // The highest offered load meeting the SLO with every lower rung meeting it too; null if none.
 nlohmann::json BreakingPoint(const nlohmann::json& steps);
-// mem at ρ = 0.8: the measured mean queue wait against M/D/c; null if no such rung was run.
-nlohmann::json HarnessCheck(const nlohmann::json& cells);
+// The harness check from its rung (mem, ρ = 0.8): the measured mean queue wait against M/D/c
+// (fixed service) or M/M/c; null if the rung has no such figures.
+nlohmann::json HarnessCheck(const nlohmann::json& step, const std::string& service_dist);
 
 // `mqlab study` as a subcommand: Ctrl-C handling, the progress line, the exit code.
 int RunStudyCommand(StudyOptions options, std::shared_ptr<spdlog::logger> log);

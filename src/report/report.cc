@@ -1,0 +1,61 @@
+#include "report/report.h"
+
+#include <fmt/format.h>
+
+#include <fstream>
+
+#include "report/html.h"
+#include "report/results.h"
+#include "report/summary.h"
+
+namespace mqlab::report {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Writes `text` to path.tmp, then renames it over `path`.
+Status WriteAtomically(const fs::path& path, const std::string& text) {
+  fs::path tmp = path;
+  tmp += ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << text;
+    out.close();
+    if (!out) return Unavailable(fmt::format("cannot write {}", tmp.string()));
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) {
+    fs::remove(tmp, ec);
+    return Unavailable(fmt::format("cannot write {}: {}", path.string(), ec.message()));
+  }
+  return Ok();
+}
+
+Status WriteFiles(const Report& r, const fs::path& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return Unavailable(fmt::format("cannot create {}: {}", dir.string(), ec.message()));
+  if (Status s = WriteAtomically(dir / kSummaryFile, RenderSummaryMarkdown(r)); !s) return s;
+  return WriteAtomically(dir / kHtmlFile, RenderHtml(r));
+}
+
+}  // namespace
+
+Status WriteReport(const nlohmann::json& results, const fs::path& dir) {
+  auto r = ParseResults(results);
+  if (!r) return std::unexpected(r.error());
+  return WriteFiles(*r, dir);
+}
+
+Result<std::vector<fs::path>> RenderReport(const fs::path& dir) {
+  std::error_code ec;
+  fs::path folder = fs::is_directory(dir, ec) ? dir : dir.parent_path();
+  if (folder.empty()) folder = ".";
+  auto r = LoadResults(dir);
+  if (!r) return std::unexpected(r.error());
+  if (Status s = WriteFiles(*r, folder); !s) return std::unexpected(s.error());
+  return std::vector<fs::path>{folder / kSummaryFile, folder / kHtmlFile};
+}
+
+}  // namespace mqlab::report
