@@ -94,11 +94,15 @@ Runner AddStudyCommand(CLI::App& root) {
       ->check(CLI::IsMember({"fixed", "exp", "lognormal"}));
   Flag(cmd, "--mode", f->o.mode, "sleep or cpu")->check(CLI::IsMember({"sleep", "cpu"}));
   Flag(cmd, "--ladder", f->ladder, "Offered loads as multiples of capacity, e.g. 0.5,1,2");
-  Flag(cmd, "--step-seconds", f->o.step_seconds, "Measured seconds per rung")
-      ->check(CLI::Range(0.5, 3600.0));
+  Flag(cmd, "--step-seconds", f->o.step_seconds,
+       "Measured seconds per rung (default: 1.5 quick, 15 full)")
+      ->check(CLI::Range(0.5, 3600.0))
+      ->default_str("");
   Flag(cmd, "--harness-seconds", f->o.harness_seconds,
-       "Length of the harness check's own run (mem, 2 workers, rho 0.8); 0 skips it")
-      ->check(CLI::Range(0.0, 3600.0));
+       "Seconds of the harness check's own run (mem, 2 workers, rho 0.8; default: 15 quick, "
+       "60 full); 0 skips it")
+      ->check(CLI::Range(0.0, 3600.0))
+      ->default_str("");
   Flag(cmd, "--slo-p99-ms", f->o.slo_p99_ms, "SLO: p99 end to end, ms")->check(CLI::Range(1.0, 3.6e6));
   Flag(cmd, "--slo-errors", f->o.slo_error_rate, "SLO: error rate (0.01 = 1%)")
       ->check(CLI::Range(0.0, 1.0));

@@ -76,8 +76,10 @@ void Follower::Track(const Connection& submit, SteadyTime origin) {
   std::string path = JobPath(submit);
   const bool follow =
       !path.empty() && !finished_ && waiting_.size() + ready_.size() + in_flight_ < kMaxTracked;
-  recorder_.Accepted(follow);
+  const bool measured = recorder_.Measured(origin);
+  if (measured) recorder_.Accepted(follow);
   if (!follow) return;
+  if (!measured) ++warmup_open_;
   waiting_.push(Job{std::move(path), origin, Now() + kFirstPoll, kFirstPoll});
 }
 
@@ -129,7 +131,7 @@ net::awaitable<void> Follower::Run() {
     co_await tick_.async_wait(kTuple);
   }
   finished_ = true;
-  recorder_.Unfinished(waiting_.size() + ready_.size() + in_flight_ + abandoned_);
+  recorder_.Unfinished(waiting_.size() + ready_.size() + in_flight_ - warmup_open_ + abandoned_);
   for (Connection* c : all_) c->Close();  // polls in flight end now, uncounted
 }
 
@@ -162,10 +164,16 @@ void Follower::Handle(Job job, const Exchanged& r, const Connection& c) {
           wall_zero_ + std::chrono::duration_cast<WallTime::duration>(job.origin - steady_zero_);
       recorder_.JobFinished(job.origin, origin_wall, r.done, TimeField(body, "createdAt"),
                             TimeField(body, "finishedAt"), *status == "SUCCESS");
+      if (!recorder_.Measured(job.origin)) --warmup_open_;
       return;
     }
   } else if (answered && r.status >= 400 && r.status < 500 && r.status != 408 && r.status != 429) {
-    ++abandoned_;  // not a job we can follow (404, 401, …): polling again will not help
+    // Not a job we can follow (404, 401, …): polling again will not help.
+    if (recorder_.Measured(job.origin)) {
+      ++abandoned_;
+    } else {
+      --warmup_open_;
+    }
     return;
   }
   job.interval = std::min(job.interval * 2, std::chrono::milliseconds(kMaxInterval));

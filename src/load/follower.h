@@ -93,6 +93,7 @@ class Follower {
   std::deque<Job> ready_;
   size_t in_flight_ = 0;
   uint64_t abandoned_ = 0;
+  uint64_t warmup_open_ = 0;  // warm-up jobs followed and not finished (never "unfinished")
   std::vector<std::unique_ptr<Connection>> connections_;
   std::vector<Connection*> all_, idle_;
   net::steady_timer tick_;

@@ -99,6 +99,7 @@ void Recorder::Sent(SteadyTime origin, SteadyTime sent) {
 }
 
 void Recorder::Response(SteadyTime origin, SteadyTime sent, SteadyTime done, int status) {
+  if (status >= 200 && status < 300 && InWindow(done)) ++ok_in_window_;
   if (!Measured(origin)) return;
   ++completed_;
   Bump(live_.completed);
@@ -172,9 +173,15 @@ void Recorder::Poll(bool error) {
 void Recorder::JobFinished(SteadyTime origin, WallTime origin_wall, SteadyTime observed,
                            std::optional<WallTime> created, std::optional<WallTime> finished,
                            bool success) {
+  // When the job finished, on the steady clock: the server's finishedAt if it gave one (exact),
+  // else when a poll saw it (late by up to a poll interval).
+  const SteadyTime finished_at =
+      finished ? origin + std::chrono::duration_cast<std::chrono::nanoseconds>(*finished - origin_wall)
+               : observed;
+  if (InWindow(finished_at)) ++jobs_in_window_;
+  if (!Measured(origin)) return;  // a warm-up job: counted in the throughput above only
   ++(success ? succeeded_ : failed_);
   Bump(live_.jobs_finished);
-  if (observed < measure_end_) ++jobs_in_time_;
   e2e_observed_.Record(observed - origin);
   if (finished) e2e_.Record(*finished - origin_wall);
   if (finished && created) job_server_.Record(*finished - *created);
@@ -206,7 +213,8 @@ void Recorder::AddCountsTo(LoadSummary& out) const {
   f.poll_errors += poll_errors_;
   // Left as counts for the caller to divide by the measured time.
   out.achieved_rate += static_cast<double>(completed_in_time_);
-  out.follow.jobs_per_second += static_cast<double>(jobs_in_time_);
+  out.follow.jobs_per_second += static_cast<double>(jobs_in_window_);
+  out.ok_per_second += static_cast<double>(ok_in_window_);
 }
 
 void Recorder::MergeSeries(const std::vector<const Recorder*>& recorders, LoadSummary& out) {

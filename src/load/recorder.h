@@ -40,6 +40,9 @@ class Recorder {
   Recorder(Model model, SteadyTime measure_start, SteadyTime measure_end, Nanos late_after);
 
   bool Measured(SteadyTime origin) const { return origin >= measure_start_; }
+  // Whether `t` lies in the measured window: throughput counts what completes there, whatever
+  // its send time (warm-up requests finishing inside it included), as a server would count it.
+  bool InWindow(SteadyTime t) const { return t >= measure_start_ && t < measure_end_; }
   // The measured time ends earlier than planned (a stop).
   void EndAt(SteadyTime end) { measure_end_ = std::min(measure_end_, end); }
   SteadyTime measure_end() const { return measure_end_; }
@@ -99,7 +102,7 @@ class Recorder {
   std::array<uint64_t, 3> dropped_{};  // by DropReason
   std::array<uint64_t, 1000> by_status_{};
   uint64_t accepted_ = 0, followed_ = 0, succeeded_ = 0, failed_ = 0, unfinished_ = 0, polls_ = 0,
-           poll_errors_ = 0, jobs_in_time_ = 0;
+           poll_errors_ = 0, jobs_in_window_ = 0, ok_in_window_ = 0;
 
   metrics::HdrHistogram latency_, latency_2xx_, service_, send_delay_;
   metrics::HdrHistogram e2e_, e2e_observed_, job_server_;

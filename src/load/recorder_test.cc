@@ -121,6 +121,30 @@ TEST_F(RecorderTest, RecordsFollowedJobsOnTheirClocks) {
   EXPECT_EQ(s.follow.job_server.clock, "wall");
 }
 
+// Throughput counts what completes inside the measured window [start_, start_ + 3 s), whatever
+// its send time: a warm-up request or job finishing inside it counts; a measured one finishing
+// after it does not; only the measured ones count in every other figure.
+TEST_F(RecorderTest, ThroughputCountsCompletionsInsideTheWindowWhateverTheirSendTime) {
+  Request(a_, start_ - 50ms, 0ms, 80ms);           // warm-up, answered inside: counts
+  Request(a_, start_ - 200ms, 0ms, 100ms);         // warm-up, answered before: does not
+  Request(a_, start_ + 1s, 0ms, 10ms);             // measured, inside: counts
+  Request(a_, start_ + 1s, 0ms, 10ms, 503);        // a rejection is no throughput
+  Request(b_, start_ + 2990ms, 0ms, 30ms);         // measured, answered after the window
+  const WallTime wall = WallTime(1000s);           // the wall clock of start_
+  auto job = [&](Recorder& r, Nanos sent, Nanos finished, Nanos seen) {
+    r.JobFinished(start_ + sent, wall + sent, start_ + seen, wall + sent, wall + finished, true);
+  };
+  job(a_, -100ms, 20ms, 400ms);   // warm-up job, finished inside (seen later): counts
+  job(a_, 2s, 2500ms, 3200ms);    // finished inside, seen after the window: counts
+  job(b_, 2900ms, 3100ms, 3150ms);  // finished after: does not
+  LoadSummary s = Merged();
+  EXPECT_DOUBLE_EQ(s.ok_per_second, 2.0);          // counts; run_load divides by the seconds
+  EXPECT_DOUBLE_EQ(s.follow.jobs_per_second, 2.0);
+  EXPECT_EQ(s.follow.succeeded, 2u) << "the warm-up job is in no other figure";
+  EXPECT_EQ(s.warmup_requests, 2u);
+  EXPECT_EQ(s.status_2xx, 2u);
+}
+
 TEST_F(RecorderTest, SummaryRendersAsJsonCsvAndText) {
   Request(a_, start_ + 10ms, 20ms, 30ms);
   Request(a_, start_ + 1010ms, 0ms, 8ms, 429);

@@ -103,6 +103,7 @@ LoadSummary Summarize(const Plan& plan, const std::vector<std::unique_ptr<Worker
   auto per_second = [secs](double n) { return secs > 0 ? n / secs : 0.0; };
   s.achieved_rate = per_second(s.achieved_rate);  // Merge left the count there
   s.follow.jobs_per_second = per_second(s.follow.jobs_per_second);
+  s.ok_per_second = per_second(s.ok_per_second);
   s.offered_rate = per_second(static_cast<double>(s.scheduled));
   s.sent_rate = per_second(static_cast<double>(s.sent));
   s.error_rate = s.sent == 0 ? 0 : static_cast<double>(s.errors()) / static_cast<double>(s.sent);

@@ -184,6 +184,7 @@ json ToJson(const LoadSummary& s) {
        {{"offered", s.offered_rate},
         {"sent", s.sent_rate},
         {"achieved", s.achieved_rate},
+        {"ok", s.ok_per_second},
         {"errorRate", s.error_rate}}},
       {"latencyMs", ToJson(s.latency)},
       {"latency2xxMs", ToJson(s.latency_2xx)},

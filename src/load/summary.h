@@ -52,7 +52,9 @@ struct FollowSummary {
   uint64_t succeeded = 0, failed = 0;
   uint64_t unfinished = 0;  // not seen finished by the end of --follow-timeout (or a stop)
   uint64_t polls = 0, poll_errors = 0;
-  double jobs_per_second = 0;  // jobs seen finished per second of the measured time
+  // Jobs that finished (SUCCESS or FAILED, by the server's finishedAt) within the measured
+  // window, per second, whatever their send time: the system's throughput, as a server counts it.
+  double jobs_per_second = 0;
   LatencyStats e2e;  // intended send → finishedAt ("intended"/"actual" clock start, wall end)
   LatencyStats e2e_observed;  // intended send → the poll that saw the job finished (an upper bound)
   LatencyStats job_server;    // createdAt → finishedAt, the server's own clock ("wall")
@@ -86,6 +88,9 @@ struct LoadSummary {
   double offered_rate = 0;   // scheduled / measured_seconds (open model)
   double sent_rate = 0;      // sent / measured_seconds
   double achieved_rate = 0;  // responses completed within the measured time / measured_seconds
+  // 2xx responses completing within the measured window, whatever their send time (warm-up
+  // requests included), per second: a synchronous system's throughput.
+  double ok_per_second = 0;
   double error_rate = 0;     // (non-2xx/3xx + timeouts + connection errors) / sent
 
   LatencyStats latency;       // every response: "intended" (open) or "actual" (closed)

@@ -227,7 +227,9 @@ net::awaitable<Outcome> Worker::Send(Connection& c, std::optional<SteadyTime> in
   switch (r.outcome) {
     case Outcome::kResponse:
       rec.Response(origin, r.sent, r.done, r.status);
-      if (follower_ && r.status == 202 && rec.Measured(origin)) follower_->Track(c, origin);
+      // Warm-up jobs are followed too: those finishing inside the measured window count in its
+      // throughput (and in nothing else).
+      if (follower_ && r.status == 202) follower_->Track(c, origin);
       break;
     case Outcome::kTimeout:
       rec.Timeout(origin, r.done);

@@ -104,7 +104,7 @@ Table WorkersTable(const Report& r) {
           counts.empty() ? std::string()
                          : fmt::format("Breaking point in jobs/s per worker count (OCR servers "
                                        "for v2, model instances for v0/v1) and, in parentheses, "
-                                       "its ratio to {}'; the ideal ratio is the worker count.",
+                                       "its ratio to {}'s; the ideal ratio is the worker count.",
                                        WorkersLabel(counts.front())),
           {"Version", "Backpressure"},
           {}};

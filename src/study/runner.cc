@@ -124,14 +124,15 @@ struct Progress {
   std::string cell;
   double last_p99 = -1;
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
-  double per_rung_s = 0;
+  double after_s = 0;  // what comes after the last rung (the harness check's run)
 
   void Print(const StepProgress& p) const {
     const double done_rungs = static_cast<double>(cell_index * rungs + rung);
     const double total_rungs = static_cast<double>(cells * rungs);
     const double elapsed =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    const double eta = done_rungs > 0 ? elapsed / done_rungs * (total_rungs - done_rungs) : 0;
+    const double eta =
+        done_rungs > 0 ? elapsed / done_rungs * (total_rungs - done_rungs) + after_s : 0;
     fmt::print(stderr, "\r\033[K[{}/{}] {} rung {}/{} offered {:.0f}/s {}, sent {} — p99 {} — ETA {}m{:02}s",
                cell_index + 1, cells, cell, rung + 1, rungs, p.offered_rps,
                p.load.warming_up ? "(warm-up)" : "", p.load.sent,
@@ -209,7 +210,11 @@ Result<json> RunStudy(const StudyOptions& options_in, std::stop_token stop,
     return WriteFile(o.out / "results.csv", ResultsCsv(results));
   };
 
-  Progress progress{.cells = cells.size(), .rungs = o.ladder.size()};
+  const bool harness = o.harness_seconds > 0 &&
+                       std::find(o.versions.begin(), o.versions.end(), "mem") != o.versions.end();
+  Progress progress{.cells = cells.size(),
+                    .rungs = o.ladder.size(),
+                    .after_s = harness ? o.harness_seconds + o.warmup_seconds + 3 : 0};
   uint64_t seed = o.seed;
   for (size_t i = 0; i < cells.size() && !stop.stop_requested(); ++i) {
     const CellPlan& plan = cells[i];
@@ -244,8 +249,7 @@ Result<json> RunStudy(const StudyOptions& options_in, std::stop_token stop,
     results["cells"].push_back(std::move(cell));
     if (auto s = save(); !s) return std::unexpected(s.error());
   }
-  if (!stop.stop_requested() && o.harness_seconds > 0 &&
-      std::find(o.versions.begin(), o.versions.end(), "mem") != o.versions.end()) {
+  if (!stop.stop_requested() && harness) {
     results["harnessCheck"] = RunHarnessCheck(o, servers->urls(), stop, *log);
   }
   fmt::print(stderr, "\r\033[K");
