@@ -16,6 +16,7 @@
 #include <cstring>
 #include <deque>
 #include <fstream>
+#include <random>
 #include <thread>
 
 namespace mqlab::services {
@@ -186,7 +187,31 @@ bool WaitGone(pid_t pid, std::chrono::milliseconds timeout) {
   }
 }
 
+namespace {
+
+// The lowest of the kernel's source ports for outgoing connections (and for bind to port 0).
+int EphemeralLow() {
+  std::ifstream in("/proc/sys/net/ipv4/ip_local_port_range");
+  int lo = 32768;
+  return in >> lo && lo > 0 ? lo : 32768;
+}
+
+}  // namespace
+
 Result<int> FreeLoopbackPort() {
+  // Below the ephemeral range when there is room: a server's port there can be taken by any
+  // outgoing connection's source port the moment the server stops, and a restarted server would
+  // lose its URL (seen in CI: a Redis killed and restarted 0.1 s later, while parallel tests made
+  // connections). Random candidates, so that parallel launchers rarely try the same one.
+  const int first = 10000, last = std::min(EphemeralLow() - 1, 32767);
+  if (last - first >= 1000) {
+    static thread_local std::mt19937 rng(std::random_device{}());
+    std::uniform_int_distribution<int> pick(first, last);
+    for (int i = 0; i < 50; ++i) {
+      const int port = pick(rng);
+      if (IsLoopbackPortFree(port)) return port;
+    }
+  }
   Fd s(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (s.get() < 0) return Unavailable(fmt::format("socket: {}", std::strerror(errno)));
   sockaddr_in addr{};
@@ -229,7 +254,17 @@ Result<int> PickPort(const std::filesystem::path& port_file, int attempt) {
   if (attempt == 1) {
     std::ifstream in(port_file);
     int port = 0;
-    if (in >> port && port > 0 && port < 65536 && IsLoopbackPortFree(port)) return port;
+    if (in >> port && port > 0 && port < 65536) {
+      // The last run's port, so that a restarted server keeps its URL. Just after a server was
+      // killed the port can stay busy for a moment (a child it forked, e.g. Redis' AOF rewrite,
+      // still holds the socket): wait for it a little before giving it up.
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+      for (;;) {
+        if (IsLoopbackPortFree(port)) return port;
+        if (std::chrono::steady_clock::now() >= deadline) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+    }
   }
   return FreeLoopbackPort();
 }
