@@ -109,6 +109,14 @@ Runner AddStudyCommand(CLI::App& root) {
   Flag(cmd, "--seed", f->o.seed, "Seed of the arrivals and the model");
   Flag(cmd, "--out", f->out, "Output folder (default: results/<UTC time>)");
   Flag(cmd, "--runtime-dir", f->runtime_dir, "Where private servers live (mqlab services)");
+  Flag(cmd, "--prometheus-wait", f->o.prometheus_wait,
+       "Before each cell, wait for Prometheus to discover its processes (0.5-7 s): on, off, or "
+       "auto (on for the full profile, off for quick)")
+      ->check(CLI::IsMember({"auto", "on", "off"}));
+  Flag(cmd, "--prometheus", f->o.prometheus,
+       "Scrape every process into a private Prometheus and keep its series in results.json: "
+       "on, off, or auto (on when Prometheus is installed)")
+      ->check(CLI::IsMember({"auto", "on", "off"}));
   AddLogFlags(cmd, f->log);
   return [f] { return RunStudyFlags(*f); };
 }

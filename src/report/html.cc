@@ -39,6 +39,7 @@ std::string HeaderHtml(const Report& r) {
                        EscapeHtml(r.profile), EscapeHtml(r.started_at), EscapeHtml(r.finished_at)));
   h += Row("Machine", FactsHtml(r.machine));
   h += Row("Servers", FactsHtml(r.servers, "none used"));
+  h += Row("Prometheus", EscapeHtml(DescribePrometheus(r)));
   h += Row("Parameters", FactsHtml(r.parameters.all));
   h += Row("SLO", EscapeHtml(DescribeSlo(r)));
   h += Row("Latency clock", EscapeHtml(DescribeClock(r)));
@@ -88,9 +89,12 @@ constexpr std::string_view kChartsSection = R"(<section id="charts">
 <p class="caption">Per version and worker count: <b>throughput</b> (achieved and completed vs
 offered, with the capacity line and y = x), <b>latency</b> end to end (p50, p95, p99 and the
 mean, beside the queueing-theory mean for an ideal queue, drawn up to ρ &lt; 1), <b>error
-rate</b>, and <b>queue depth</b> over the ladder's rungs. The dashed vertical line is the
-breaking point (the highest offered load meeting the SLO); the dotted horizontal line is the
-SLO. Hover a point for its value.</p>
+rate</b>, and <b>queue depth</b> over the ladder's rungs; when the study recorded to
+Prometheus, the queue depth is Prometheus' series and two more charts show the <b>in-flight
+work</b> and the <b>utilisation</b> of the model instances over the rungs (else the queue depth
+is the study's own 0.5 s samples). The dashed vertical line is the breaking point (the highest
+offered load meeting the SLO); the dotted horizontal line is the SLO. Hover a point for its
+value.</p>
 <div id="grid"><p class="muted">Drawing the charts…</p></div>
 <noscript><p class="banner warn">The charts need JavaScript. Every figure is in the tables
 above and in results.json.</p></noscript>

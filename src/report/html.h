@@ -14,10 +14,14 @@
 // with '<', '>' and '&' written as \u003c, \u003e, \u0026: nothing in the data can close the
 // script element or open a comment, and JSON.parse reads it back unchanged.
 //
-// Every chart carries data attributes so tests can count what the script drew (see
-// docs/notes-report.md): <svg class="chart" data-chart="throughput|latency|errors|queue"
-// data-cell="v3-w2-on" data-points="N">, one <circle class="pt" data-series=… data-x data-y>
-// per plotted point, <path data-series=… data-points=N> for curves without markers.
+// Every chart carries data attributes so tests can count what the script drew: <svg
+// class="chart" data-chart="throughput|latency|errors|queue|inflight|utilisation"
+// data-cell="v3-w2-on" data-points="N" [data-source="prometheus|sampler|mixed"]>, one <circle
+// class="pt" data-series=… data-x data-y> per plotted point, <path data-series=… data-points=N>
+// for curves without markers. The over-time charts say where their points came from: a rung's
+// step.prometheus series when it has points, else its own 0.5 s samples (step.series);
+// in-flight and utilisation exist only in Prometheus' series and are drawn only when a rung has
+// them.
 //
 // Threading: pure functions.
 #ifndef MQLAB_REPORT_HTML_H_

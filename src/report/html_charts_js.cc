@@ -1,10 +1,14 @@
-// The page's four charts of one cell (html.h), built on MQ.plot (html_plot_js.cc):
+// The page's charts of one cell (html.h), built on MQ.plot (html_plot_js.cc):
 //   throughput  achieved and completed per second vs offered load, the capacity line and y = x;
 //   latency     end to end p50/p95/p99 and mean vs offered load, beside the queueing-theory mean
 //               of an ideal queue (M/D/c for fixed service times, M/M/c otherwise): a curve up
 //               to ρ < 1 and the runner's value at each rung (hollow markers);
 //   errors      error rate (% of sent) vs offered load;
-//   queue       queue depth over time, the ladder's rungs one after another.
+//   queue       queue depth over time, the ladder's rungs one after another: per rung,
+//               Prometheus' series (step.prometheus.queueDepth) when it has points, else the
+//               study's own samples (step.series);
+//   inflight    jobs being processed over time, from Prometheus only (drawn when recorded);
+//   utilisation busy fraction of the model instances over time, from Prometheus only.
 // The breaking point is the dashed vertical line, the SLO the dotted horizontal one. Every field
 // may be null or absent: a missing figure is skipped, never drawn as 0.
 //
@@ -18,7 +22,8 @@ std::string_view ChartsJs() {
   return R"js(MQ.charts = (P, SLO, state) => {
   const {num, obj, list, fmt} = MQ;
   const C = {p50: "#4c78a8", p95: "#f58518", p99: "#d62728", mean: "#2ca25f", theory: "#6b7685",
-             achieved: "#4c78a8", completed: "#2ca25f", errors: "#d62728", depth: "#4c78a8"};
+             achieved: "#4c78a8", completed: "#2ca25f", errors: "#d62728", depth: "#4c78a8",
+             inflight: "#9467bd", utilisation: "#f58518"};
   const FIXED = P.serviceDist === "fixed";
   const MODEL = FIXED ? "M/D/c" : "M/M/c";
   const THEORY_KEY = FIXED ? "e2eMdcMs" : "e2eMmcMs";
@@ -127,31 +132,87 @@ std::string_view ChartsJs() {
     });
   }
 
-  // The rungs' samples laid end to end: each rung lasts stepSeconds (or as long as its samples).
-  function queue(c) {
-    let off = 0;
+  // A rung's Prometheus series `key` as [[t, v], …] (usable points only), or null when it has
+  // none: no step.prometheus (not recorded, or the query failed) or no point in the window.
+  function promPoints(s, key) {
+    const raw = obj(s.prometheus)[key];
+    if (!Array.isArray(raw)) return null;
+    const pts = raw.filter((p) => Array.isArray(p) && num(p[0]) != null && num(p[1]) != null);
+    return pts.length ? pts : null;
+  }
+  const hasProm = (c, key) => steps(c).some((s) => promPoints(s, key) !== null);
+  // The study's own samples of a rung as [[t, queueDepth], …] (queueDepth may be null).
+  const sampled = (s) =>
+      list(s.series).filter((p) => num(p.t) != null).map((p) => [p.t, num(p.queueDepth)]);
+
+  // The rungs laid end to end: `get(s)` gives a rung's [t, v] points (t from the rung's start)
+  // or null; each rung lasts stepSeconds, or as long as its points. Points with a null value
+  // count for the rung's length but are not drawn.
+  function overRungs(c, get) {
+    let end = 0;
     const pts = [], bands = [], stepS = num(P.stepSeconds) || 0;
     for (const s of steps(c)) {
-      const ser = list(s.series), ts = ser.map((p) => num(p.t)).filter((t) => t != null);
+      const own = get(s) || [], ts = own.map((p) => p[0]);
       const last = ts.length ? Math.max(...ts) : 0;
       const dt = ts.length > 1 ? Math.abs(ts[1] - ts[0]) : 0.5;
       const dur = Math.max(stepS, last + dt);
-      for (const p of ser) {
-        if (num(p.t) != null && num(p.queueDepth) != null) pts.push([off + p.t, p.queueDepth]);
-      }
-      bands.push({x0: off, x1: off + dur, label: fmt(num(s.multiple)) + "\u00d7"});
-      off += dur;
+      for (const p of own) if (p[1] != null) pts.push([end + p[0], p[1]]);
+      bands.push({x0: end, x1: end + dur, label: fmt(num(s.multiple)) + "\u00d7"});
+      end += dur;
     }
+    return {pts, bands, x: {label: "time over the ladder's rungs (s)", unit: "s", min: 0,
+                            max: end || 1}};
+  }
+
+  function queue(c) {
+    let fromProm = 0;
+    const r = overRungs(c, (s) => {
+      const p = promPoints(s, "queueDepth");
+      if (p) fromProm++;
+      return p || sampled(s);
+    });
+    const n = steps(c).length;
     return MQ.plot({
-      chart: "queue", cell: c.id, title: "Queue depth", bands, empty: "no queue depth sampled",
-      x: {label: "time over the ladder's rungs (s)", unit: "s", min: 0, max: off || 1},
-      y: {label: "queue depth", min: 0, max: MQ.niceMax(maxOf(pts, 1) * 1.1)},
-      series: [{name: "queue depth", color: C.depth, markers: false, area: true, points: pts,
+      chart: "queue", cell: c.id, title: "Queue depth", bands: r.bands, x: r.x,
+      source: fromProm === 0 ? "sampler" : fromProm === n ? "prometheus" : "mixed",
+      empty: "no queue depth sampled",
+      y: {label: "queue depth", min: 0, max: MQ.niceMax(maxOf(r.pts, 1) * 1.1)},
+      series: [{name: "queue depth", color: C.depth, markers: false, area: true, points: r.pts,
                 legend: false}],
     });
   }
 
-  return {throughput, latency, errors, queue, MODEL, THEORY_KEY};
+  // Jobs in progress against the cell's model instances (workers × one job each).
+  function inflight(c) {
+    const r = overRungs(c, (s) => promPoints(s, "inflight"));
+    const n = num(c.workers);
+    return MQ.plot({
+      chart: "inflight", cell: c.id, title: "In-flight work", bands: r.bands, x: r.x,
+      source: "prometheus", empty: "no in-flight work recorded",
+      y: {label: "jobs in progress", min: 0,
+          max: MQ.niceMax(Math.max(maxOf(r.pts, 1), n || 1) * 1.1)},
+      series: [{name: "in flight", color: C.inflight, markers: false, points: r.pts,
+                legend: false}],
+      refs: [{kind: "h", value: n, label: `${fmt(n)} instances`, cls: "capacity"}],
+    });
+  }
+
+  // Busy fraction of the model instances, in percent.
+  function utilisation(c) {
+    const r = overRungs(c, (s) => promPoints(s, "utilisation"));
+    const pts = r.pts.map((p) => [p[0], p[1] * 100]);
+    return MQ.plot({
+      chart: "utilisation", cell: c.id, title: "Utilisation", bands: r.bands, x: r.x,
+      source: "prometheus", empty: "no utilisation recorded",
+      y: {label: "busy (% of instances)", unit: "%", min: 0,
+          max: Math.max(100, MQ.niceMax(maxOf(pts, 0) * 1.05))},
+      series: [{name: "utilisation", color: C.utilisation, markers: false, area: true,
+                points: pts, legend: false}],
+      refs: [{kind: "h", value: 100, label: "100%", cls: "capacity"}],
+    });
+  }
+
+  return {throughput, latency, errors, queue, inflight, utilisation, hasProm, MODEL, THEORY_KEY};
 };
 )js";
 }

@@ -1,5 +1,6 @@
 // The page's script (html.h): reads the embedded results document and lays out, per version, one
-// row per cell (worker count × backpressure) with its four charts (html_charts_js.cc), a header
+// row per cell (worker count × backpressure) with its four charts (html_charts_js.cc) — six when
+// the study recorded the cell to Prometheus (in-flight work, utilisation) — a header
 // line (capacity, breaking point, how it breaks) and, folded, its figures per rung and the full
 // command line of every process. Rows of both backpressure settings are drawn; the selector
 // hides one. The latency axis switches between log and linear. When everything is drawn, the
@@ -96,7 +97,12 @@ std::string_view PageJs() {
            figure("Throughput vs offered load", charts.throughput(c)) +
            figure("Latency end to end vs offered load", charts.latency(c), "latency-" + c._i) +
            figure("Error rate vs offered load", charts.errors(c)) +
-           figure("Queue depth over time", charts.queue(c)) + "</div>" + figures(c) + "</div>";
+           figure("Queue depth over time", charts.queue(c)) +
+           (charts.hasProm(c, "inflight")
+                ? figure("In-flight work over time", charts.inflight(c)) : "") +
+           (charts.hasProm(c, "utilisation")
+                ? figure("Utilisation of the model instances", charts.utilisation(c)) : "") +
+           "</div>" + figures(c) + "</div>";
   }
   // Versions in the study's order, then any other.
   function versions() {

@@ -4,7 +4,7 @@
 // as a string and inserted with innerHTML (the HTML parser puts it in the SVG namespace, so no
 // namespace URL appears in the page).
 //
-// spec = {chart, cell, title, width, height, empty,
+// spec = {chart, cell, title, width, height, empty, source,
 //         x: {label, min, max, log, unit}, y: {label, min, max, log, unit},
 //         series: [{name, color, points: [[x, y], …], markers, line, area, dash, hollow, legend,
 //                   cls}],
@@ -13,7 +13,8 @@
 // Points with a null, non-finite, out-of-range or (on a log axis) non-positive coordinate are
 // skipped. Every marker is a <circle class="pt" data-series data-x data-y> with a <title>
 // tooltip; a series without markers is one <path data-series data-points>; the <svg> carries
-// data-points, the number of points drawn. Every attribute and text is escaped (MQ.el).
+// data-points, the number of points drawn, and data-source when spec.source says where the points
+// came from. Every attribute and text is escaped (MQ.el).
 #include "report/html.h"
 
 namespace mqlab::report {
@@ -243,7 +244,8 @@ const MQ = (() => {
                          "text-anchor": "middle"}, esc(spec.empty || "not measured")));
     }
     return el("svg", {class: "chart", "data-chart": spec.chart, "data-cell": spec.cell,
-                      "data-points": drawn, viewBox: `0 0 ${W} ${H}`, role: "img",
+                      "data-points": drawn, "data-source": spec.source,
+                      viewBox: `0 0 ${W} ${H}`, role: "img",
                       "aria-label": spec.title || spec.chart}, o.join(""));
   }
   return {plot, el, esc, fmt, num, ok, obj, list, niceMax, logDomain};

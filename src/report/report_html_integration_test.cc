@@ -2,7 +2,9 @@
 // skips, when it is missing (scripts/setup installs it).
 //
 //   - the page's script ran and drew every chart of the fixture with one point per measured
-//     figure (--dump-dom: the DOM after the load event);
+//     figure (--dump-dom: the DOM after the load event): the queue depth from a rung's
+//     Prometheus series where it has one, else from its samples, and the in-flight and
+//     utilisation charts of the cells recorded to Prometheus;
 //   - a screenshot is a non-empty PNG of the asked size (--screenshot);
 //   - the page made no network request (headless_chromium_test_util.h says how that is told
 //     apart from Chromium's own background traffic); a control page that does fetch from the
@@ -65,6 +67,23 @@ int PathPoints(const std::string& svg, const std::string& series) {
   return std::regex_search(svg, m, re) ? std::stoi(m[1]) : 0;
 }
 
+// A rung's Prometheus points of `key` (0 when it has none: not recorded, or null).
+size_t PromPoints(const json& step, const std::string& key) {
+  if (!step.contains("prometheus") || !step["prometheus"].is_object()) return 0;
+  const json v = step["prometheus"].value(key, json());
+  return v.is_array() ? v.size() : 0;
+}
+
+size_t PromPoints(const json& cell, const std::string& key, size_t* rungs) {
+  size_t n = 0;
+  *rungs = 0;
+  for (const json& s : cell["steps"]) {
+    n += PromPoints(s, key);
+    *rungs += PromPoints(s, key) > 0 ? 1 : 0;
+  }
+  return n;
+}
+
 size_t NonNull(const json& cell, const std::string& object, const std::string& key) {
   size_t n = 0;
   for (const json& s : cell["steps"]) {
@@ -99,7 +118,11 @@ TEST_F(ReportHtmlTest, TheChartsDrawEveryPointAndThePageFetchesNothing) {
 
   json doc = Fixture();
   std::vector<Chart> charts = Charts(dom);
-  EXPECT_EQ(charts.size(), 4 * doc["cells"].size());
+  // Four charts per cell; six for a cell recorded to Prometheus (in-flight, utilisation).
+  size_t expected = 0, rungs = 0;
+  for (const json& c : doc["cells"]) expected += PromPoints(c, "inflight", &rungs) > 0 ? 6 : 4;
+  EXPECT_EQ(charts.size(), expected);
+  std::map<std::string, std::string> queue_source;
   std::map<std::string, const json*> cells;
   for (const json& c : doc["cells"]) cells[c["id"]] = &c;
   for (const Chart& chart : charts) {
@@ -123,13 +146,34 @@ TEST_F(ReportHtmlTest, TheChartsDrawEveryPointAndThePageFetchesNothing) {
     } else if (chart.kind == "errors") {
       EXPECT_EQ(Circles(chart.body, "error rate"), NonNull(cell, "", "errorRate"));
       EXPECT_NE(chart.body.find("data-ref=\"slo\""), std::string::npos);
+    } else if (chart.kind == "queue") {
+      // Per rung, Prometheus' points when it has some, else the study's own samples.
+      size_t points = 0, from_prometheus = 0;
+      for (const json& s : cell["steps"]) {
+        const size_t p = PromPoints(s, "queueDepth");
+        points += p > 0 ? p : s["series"].size();
+        from_prometheus += p > 0 ? 1 : 0;
+      }
+      EXPECT_EQ(PathPoints(chart.body, "queue depth"), static_cast<int>(points));
+      const std::string source = from_prometheus == 0                      ? "sampler"
+                                 : from_prometheus == cell["steps"].size() ? "prometheus"
+                                                                           : "mixed";
+      EXPECT_NE(chart.body.find("data-source=\"" + source + "\""), std::string::npos) << source;
+      queue_source[chart.cell] = source;
     } else {
-      ASSERT_EQ(chart.kind, "queue");
-      size_t samples = 0;
-      for (const json& s : cell["steps"]) samples += s["series"].size();
-      EXPECT_EQ(PathPoints(chart.body, "queue depth"), static_cast<int>(samples));
+      ASSERT_TRUE(chart.kind == "inflight" || chart.kind == "utilisation") << chart.kind;
+      const size_t points = PromPoints(cell, chart.kind, &rungs);
+      EXPECT_GT(points, 0u) << "drawn only when recorded";
+      EXPECT_EQ(PathPoints(chart.body, chart.kind == "inflight" ? "in flight" : "utilisation"),
+                static_cast<int>(points));
+      EXPECT_NE(chart.body.find("data-source=\"prometheus\""), std::string::npos);
+      EXPECT_NE(chart.body.find("data-ref=\"capacity\""), std::string::npos);
     }
   }
+  // The fixture covers the three cases: all rungs from Prometheus, some, none.
+  EXPECT_EQ(queue_source["v3-w2-on"], "prometheus");
+  EXPECT_EQ(queue_source["v0-w2-on"], "mixed");
+  EXPECT_EQ(queue_source["v3-w2-off"], "sampler");
   // The fixture's v3-w2-off has no end-to-end figure on its top rung: 2 points, not 3 (no 0).
   for (const Chart& chart : charts) {
     if (chart.kind == "latency" && chart.cell == "v3-w2-off") {

@@ -1,6 +1,8 @@
 // Test helpers for src/report: the hand-made results fixture (tests/data/report/results.json:
 // v0 and v3 × 2 workers × backpressure on/off, three rungs 0.5×/0.8×/2×, a harness check and
-// null fields where the schema allows them) and small file helpers.
+// null fields where the schema allows them; recorded to Prometheus: step.prometheus series in the
+// backpressure-on cells, except v0-w2-on's top rung, whose "prometheus" is null, as when a
+// query failed) and small file helpers.
 #ifndef MQLAB_REPORT_REPORT_TEST_UTIL_H_
 #define MQLAB_REPORT_REPORT_TEST_UTIL_H_
 

@@ -314,6 +314,10 @@ Result<Report> ParseResults(const json& doc) {
                      h.Number("mdcWaitMs"), h.Number("ratio"), h.Bool("ok"),
                      h.String("model"),     h.Number("predictedWaitMs")};
   }
+  if (const json* prom = f.Get("prometheus")) {
+    Fields pf(prom, "prometheus", &error);
+    r.prometheus = PrometheusInfo{pf.Number("scrapeIntervalSeconds"), pf.String("study")};
+  }
   if (const json* warnings = f.Array("warnings")) {
     for (const json& w : *warnings) {
       if (w.is_string()) r.warnings.push_back(w.get<std::string>());

@@ -1,7 +1,8 @@
 // A study's results.json (schema "mqlab.study/1", docs/results-schema.md) read into typed values:
 // what the summary tables, the page's header and `mqlab compare` need. The HTML page's charts
-// read the raw document (Report::raw) in the browser instead, so a field the schema gains shows
-// up there without a change here.
+// read the raw document (Report::raw) in the browser instead (the Prometheus series of each
+// rung, step.prometheus, among them), so a field the schema gains shows up there without a
+// change here.
 //
 // Reading is tolerant where the schema allows it and strict where a mistake would mislead:
 //   - a field that is null or absent reads as "not measured" (std::nullopt / empty string): the
@@ -96,6 +97,12 @@ struct Parameters {
   Facts all;                          // every parameter but the SLO, for the header
 };
 
+// results.prometheus: the server the rungs' step.prometheus series were read from.
+struct PrometheusInfo {
+  Num scrape_interval_s;
+  std::string study;  // the "study" label of the run's series in that server
+};
+
 struct Report {
   std::string schema, mqlab_version, started_at, finished_at, profile;
   std::optional<bool> complete;
@@ -103,6 +110,8 @@ struct Report {
   Parameters parameters;
   std::vector<Cell> cells;
   std::optional<HarnessCheck> harness_check;
+  // nullopt: not recorded to Prometheus (--prometheus off, not installed, or older results).
+  std::optional<PrometheusInfo> prometheus;
   std::vector<std::string> warnings;
   nlohmann::json raw;  // the whole document, as read
 

@@ -56,6 +56,26 @@ TEST(ResultsTest, ReadsTheFixture) {
   EXPECT_EQ(r->warnings.size(), 1u);
 }
 
+TEST(ResultsTest, ReadsWhetherTheRunRecordedToPrometheus) {
+  json doc = Fixture();
+  auto r = ParseResults(doc);
+  ASSERT_TRUE(r) << r.error().message;
+  ASSERT_TRUE(r->prometheus);
+  EXPECT_EQ(r->prometheus->scrape_interval_s, 1);
+  EXPECT_EQ(r->prometheus->study, "20261125T190000Z-4242");
+
+  doc["prometheus"] = nullptr;  // --prometheus off
+  EXPECT_FALSE(ParseResults(doc)->prometheus);
+  doc.erase("prometheus");  // results older than the field
+  EXPECT_FALSE(ParseResults(doc)->prometheus);
+
+  doc["prometheus"] = {{"scrapeIntervalSeconds", "1s"}};
+  auto bad = ParseResults(doc);
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("prometheus.scrapeIntervalSeconds"), std::string::npos)
+      << bad.error().message;
+}
+
 TEST(ResultsTest, NullAndAbsentFieldsReadAsNotMeasured) {
   json doc = Fixture();
   doc["machine"] = nullptr;

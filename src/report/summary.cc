@@ -227,6 +227,18 @@ std::string DescribeSlo(const Report& r) {
                      Percent(p.slo_error_rate));
 }
 
+std::string DescribePrometheus(const Report& r) {
+  if (!r.prometheus) return "not recorded (--prometheus off, or Prometheus not installed)";
+  std::string text =
+      r.prometheus->scrape_interval_s
+          ? fmt::format("every process scraped every {} s", Figure(r.prometheus->scrape_interval_s))
+          : std::string("every process scraped");
+  if (!r.prometheus->study.empty()) {
+    text += fmt::format(" (series labelled study=\"{}\")", r.prometheus->study);
+  }
+  return text + "; queue depth, in-flight and utilisation charts drawn from it";
+}
+
 std::string RenderSummaryMarkdown(const Report& r) {
   std::string md = fmt::format("# mqlab study — {}\n\n", EscapeMarkdown(TitleTime(r.started_at)));
   if (r.complete == false) {
@@ -237,6 +249,7 @@ std::string RenderSummaryMarkdown(const Report& r) {
                     EscapeMarkdown(r.finished_at));
   md += "- **Machine:** " + EscapeMarkdown(FactsLine(r.machine)) + "\n";
   md += "- **Servers:** " + EscapeMarkdown(FactsLine(r.servers, "none used")) + "\n";
+  md += "- **Prometheus:** " + EscapeMarkdown(DescribePrometheus(r)) + "\n";
   md += "- **Parameters:** " + EscapeMarkdown(FactsLine(r.parameters.all)) + "\n";
   md += "- **SLO:** " + DescribeSlo(r) + "\n";
   md += "- **Latency clock:** " + EscapeMarkdown(DescribeClock(r)) + "\n\n";

@@ -44,6 +44,10 @@ std::string DescribeClock(const Report& r);
 // The SLO in words: "p99 end to end ≤ 2000 ms and errors ≤ 1%".
 std::string DescribeSlo(const Report& r);
 
+// Whether the run recorded to Prometheus, in words: "scraped every 1 s (series labelled
+// study=…)" or "not recorded".
+std::string DescribePrometheus(const Report& r);
+
 // The whole summary.md.
 std::string RenderSummaryMarkdown(const Report& r);
 

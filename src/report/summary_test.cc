@@ -153,6 +153,9 @@ TEST(SummaryTest, MarkdownHasTheHeaderHarnessLineAndTables) {
            "hostname "
            "vm",
            "- **Servers:** postgres 15.18\n",  // the others were not used (null)
+           "- **Prometheus:** every process scraped every 1 s (series labelled "
+           "study=\"20261125T190000Z-4242\"); queue depth, in-flight and utilisation charts "
+           "drawn from it\n",
            "- **Parameters:** serviceMs 20 · serviceDist fixed · mode sleep · failRate 0 · "
            "arrivals poisson · seed 42 · stepSeconds 2 · warmupSeconds 0.5 · ladder 0.5, 0.8, "
            "2 · versions v0, v3 · workers 2 · backpressure on, off\n",
@@ -187,6 +190,9 @@ TEST(SummaryTest, MarkdownSaysWhenTheRunIsIncompleteAndTheHarnessFailed) {
   EXPECT_NE(md.find(": NOT OK."), std::string::npos);
   EXPECT_NE(md.find("hostname build\\_box\\|1"), std::string::npos);  // escaped, not markup
   EXPECT_NE(md.find("- **Servers:** none used\n"), std::string::npos);
+  doc["prometheus"] = nullptr;
+  EXPECT_NE(RenderSummaryMarkdown(Read(doc)).find("- **Prometheus:** not recorded"),
+            std::string::npos);
 
   // Exponential service times: the check compares with M/M/c and says so.
   doc["harnessCheck"]["model"] = "M/M/c";

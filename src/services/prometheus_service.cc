@@ -4,7 +4,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cctype>
 #include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <thread>
@@ -19,12 +22,13 @@ namespace fs = std::filesystem;
 
 struct PrometheusService::Paths {
   fs::path root;  // RUNTIME_DIR/prometheus, absolute
-  fs::path config, targets, data, log, state, lock, port;
+  fs::path config, targets, targets_dir, data, log, state, lock, port;
 
   explicit Paths(const fs::path& runtime_dir)
       : root(fs::weakly_canonical(fs::absolute(runtime_dir)) / "prometheus"),
         config(root / "prometheus.yml"),
         targets(root / "targets.json"),
+        targets_dir(root / "targets.d"),
         data(root / "data"),
         log(root / "server.log"),
         state(root / "state.json"),
@@ -63,6 +67,28 @@ Status WriteAtomically(const fs::path& file, const std::string& text) {
   std::error_code ec;
   fs::rename(tmp, file, ec);
   if (ec) return Unavailable(fmt::format("cannot write {}: {}", file.string(), ec.message()));
+  return Ok();
+}
+
+// The file_sd JSON of `targets`: [{"targets": [...], "labels": {...}}, ...].
+std::string TargetsJson(const std::vector<ScrapeTarget>& targets) {
+  nlohmann::json groups = nlohmann::json::array();
+  for (const ScrapeTarget& t : targets) {
+    groups.push_back({{"targets", t.addresses}, {"labels", t.labels}});
+  }
+  return groups.dump(2) + "\n";
+}
+
+Status CheckGroupName(const std::string& group) {
+  const bool ok =
+      !group.empty() && group != "." && group != ".." &&
+      std::all_of(group.begin(), group.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
+      });
+  if (!ok) {
+    return InvalidArgument(
+        fmt::format("target group '{}': use letters, digits, '_', '-' and '.' only", group));
+  }
   return Ok();
 }
 
@@ -119,20 +145,43 @@ Status PrometheusService::WriteTargets(const fs::path& runtime_dir,
   const Paths paths(runtime_dir);
   std::error_code ec;
   fs::create_directories(paths.root, ec);
-  nlohmann::json groups = nlohmann::json::array();
-  for (const ScrapeTarget& t : targets) {
-    groups.push_back({{"targets", t.addresses}, {"labels", t.labels}});
+  return WriteAtomically(paths.targets, TargetsJson(targets));
+}
+
+fs::path PrometheusService::TargetsDir(const fs::path& runtime_dir) {
+  return Paths(runtime_dir).targets_dir;
+}
+
+Status PrometheusService::WriteTargetGroup(const fs::path& runtime_dir, const std::string& group,
+                                           const std::vector<ScrapeTarget>& targets) {
+  if (auto s = CheckGroupName(group); !s) return s;
+  const Paths paths(runtime_dir);
+  std::error_code ec;
+  fs::create_directories(paths.targets_dir, ec);
+  if (ec) {
+    return Unavailable(
+        fmt::format("cannot create {}: {}", paths.targets_dir.string(), ec.message()));
   }
-  return WriteAtomically(paths.targets, groups.dump(2) + "\n");
+  // The temporary file ends in .json.tmp: the server's *.json pattern never reads it.
+  return WriteAtomically(paths.targets_dir / (group + ".json"), TargetsJson(targets));
+}
+
+Status PrometheusService::RemoveTargetGroup(const fs::path& runtime_dir, const std::string& group) {
+  if (auto s = CheckGroupName(group); !s) return s;
+  const fs::path file = Paths(runtime_dir).targets_dir / (group + ".json");
+  std::error_code ec;
+  fs::remove(file, ec);
+  if (ec) return Unavailable(fmt::format("cannot remove {}: {}", file.string(), ec.message()));
+  return Ok();
 }
 
 // JSON strings are valid YAML double-quoted scalars: the paths need no escaping of our own.
-Status PrometheusService::WriteConfig(const Paths& paths) const {
+std::string PrometheusService::ConfigText(const Paths& paths) const {
   const int64_t ms = options_.scrape_interval.count();
-  std::string yml = fmt::format(
+  return fmt::format(
       "# Written by `mqlab services up prometheus` at every start (src/services/"
       "prometheus_service.cc).\n"
-      "# Scrape targets go in {0} (file_sd: picked up without a restart).\n"
+      "# Scrape targets go in {0} and {2} (file_sd: picked up without a restart).\n"
       "global:\n"
       "  scrape_interval: {1}ms\n"
       "  scrape_timeout: {1}ms\n"
@@ -140,10 +189,16 @@ Status PrometheusService::WriteConfig(const Paths& paths) const {
       "scrape_configs:\n"
       "  - job_name: mqlab\n"
       "    file_sd_configs:\n"
-      "      - files: [{0}]\n"
+      "      - files: [{0}, {2}]\n"
       "        refresh_interval: 5s\n",
-      nlohmann::json(paths.targets.string()).dump(), ms);
-  if (auto s = WriteAtomically(paths.config, yml); !s) return s;
+      nlohmann::json(paths.targets.string()).dump(), ms,
+      nlohmann::json((paths.targets_dir / "*.json").string()).dump());
+}
+
+Status PrometheusService::WriteConfig(const Paths& paths) const {
+  if (auto s = WriteAtomically(paths.config, ConfigText(paths)); !s) return s;
+  std::error_code ec;
+  fs::create_directories(paths.targets_dir, ec);
   if (!fs::exists(paths.targets)) return WriteAtomically(paths.targets, "[]\n");
   return Ok();
 }
@@ -163,6 +218,28 @@ Status PrometheusService::CheckConfig(const Paths& paths) const {
   if (*code != 0) {
     return FailedPrecondition(fmt::format("promtool rejects {} (exit {}):\n{}",
                                           paths.config.string(), *code, TailOfFile(out)));
+  }
+  return Ok();
+}
+
+// A server started by an older mqlab runs the config it was given then (one without targets.d/,
+// say): rewrite it and have the server reload it (POST /-/reload, --web.enable-lifecycle), so
+// that what callers write in targets.d/ is scraped. Flags (the discovery interval) stay as they
+// were until the next restart.
+Status PrometheusService::RefreshConfig(const Paths& paths, int port) const {
+  std::ifstream in(paths.config, std::ios::binary);
+  std::string current((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (current == ConfigText(paths)) return Ok();
+  if (auto s = WriteConfig(paths); !s) return s;
+  if (auto s = CheckConfig(paths); !s) return s;
+  http::Client client("127.0.0.1", static_cast<uint16_t>(port),
+                      {.connect_timeout = std::chrono::milliseconds(2000),
+                       .request_timeout = std::chrono::milliseconds(30000)});
+  auto r = client.Do(http::Verb::post, "/-/reload");
+  if (!r) return std::unexpected(r.error());
+  if (r->result() != http::HttpStatus::ok) {
+    return Unavailable(fmt::format("prometheus on port {} refused to reload {}: HTTP {} {}", port,
+                                   paths.config.string(), r->result_int(), r->body()));
   }
   return Ok();
 }
@@ -197,6 +274,8 @@ Result<std::string> PrometheusService::Launch(const Paths& paths) {
         "--storage.tsdb.path=" + paths.data.string(),
         "--storage.tsdb.retention.time=" + options_.retention,
         fmt::format("--web.listen-address=127.0.0.1:{}", *port),
+        fmt::format("--scrape.discovery-reload-interval={}ms",
+                    options_.discovery_reload_interval.count()),
         "--web.enable-lifecycle"};
     auto pid = Spawn({.argv = argv, .cwd = paths.root, .output = paths.log});
     if (!pid) return std::unexpected(pid.error());
@@ -245,7 +324,10 @@ Result<std::string> PrometheusService::Start(const fs::path& runtime_dir) {
   if (!lock) return std::unexpected(lock.error());
 
   ServiceStatus current = Inspect(paths);
-  if (current.running) return current.url;
+  if (current.running) {
+    if (auto s = RefreshConfig(paths, current.port); !s) return std::unexpected(s.error());
+    return current.url;
+  }
   if (current.pid != 0) {  // ours and alive, but not ready (yet): wait for it
     const auto deadline = std::chrono::steady_clock::now() + options_.start_timeout;
     while (IsOurServer(paths, current.pid)) {

@@ -1,5 +1,6 @@
 // The Prometheus launcher against the real server: up, up again (finds it), ready, a scrape
-// target added at run time through targets.json and scraped, down (PID gone, port free), and a
+// target added at run time through targets.json and scraped, one through a targets.d/ group
+// after an outdated config was brought up to date by `up`, down (PID gone, port free), and a
 // restart on the same port.
 #include "services/prometheus_service.h"
 
@@ -7,6 +8,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -30,10 +32,12 @@ int Get(int port, const std::string& target, std::string* body = nullptr) {
   return static_cast<int>(r->result_int());
 }
 
-// The value of `up{job="mqlab"}` once Prometheus has scraped a target from the file, or "".
-std::string UpValue(int port) {
+// The value of `up{job="mqlab"[,component="C"]}` once Prometheus has scraped such a target, or "".
+std::string UpValue(int port, const std::string& component = "") {
   std::string body;
-  if (Get(port, "/api/v1/query?query=up%7Bjob%3D%22mqlab%22%7D", &body) != 200) return "";
+  std::string query = "/api/v1/query?query=up%7Bjob%3D%22mqlab%22";
+  if (!component.empty()) query += "%2Ccomponent%3D%22" + component + "%22";
+  if (Get(port, query + "%7D", &body) != 200) return "";
   auto j = nlohmann::json::parse(body, nullptr, false);
   if (j.is_discarded() || !j.contains("data")) return "";
   const auto& result = j["data"]["result"];
@@ -87,6 +91,35 @@ TEST(PrometheusServiceTest, UpFindsItselfScrapesFileTargetsAndDownLeavesNothing)
   }
   EXPECT_EQ(value, "1") << "the target from targets.json was never scraped";
   EXPECT_EQ(service.GetStatus(dir.path())->pid, pid) << "no restart was needed";
+
+  // A config an older mqlab wrote (no targets.d/): `up` finds the server running, rewrites the
+  // config and has it reloaded, so that a target group is scraped, still without a restart.
+  const auto yml = dir.path() / "prometheus" / "prometheus.yml";
+  std::string text;
+  {
+    std::ifstream in(yml);
+    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  const size_t group_glob = text.find(", \"");
+  ASSERT_NE(group_glob, std::string::npos) << text;
+  {
+    std::ofstream out(yml, std::ios::trunc);
+    out << text.substr(0, group_glob) << text.substr(text.find(']', group_glob));
+  }
+  ASSERT_TRUE(service.Start(dir.path()).has_value());
+  ASSERT_TRUE(PrometheusService::WriteTargetGroup(
+      dir.path(), "grouped",
+      {{.addresses = {"127.0.0.1:" + std::to_string(port)}, .labels = {{"component", "group"}}}}));
+  const auto group_deadline = std::chrono::steady_clock::now() + seconds(60);
+  while ((value = UpValue(port, "group")) != "1" &&
+         std::chrono::steady_clock::now() < group_deadline) {
+    std::this_thread::sleep_for(milliseconds(250));
+  }
+  EXPECT_EQ(value, "1") << "the target of targets.d/grouped.json was never scraped";
+  EXPECT_EQ(service.GetStatus(dir.path())->pid, pid) << "a reload, not a restart";
+  ASSERT_TRUE(PrometheusService::RemoveTargetGroup(dir.path(), "grouped"));
+  EXPECT_FALSE(std::filesystem::exists(PrometheusService::TargetsDir(dir.path()) / "grouped.json"));
+  EXPECT_FALSE(PrometheusService::WriteTargetGroup(dir.path(), "../escape", {}).has_value());
 
   auto down = DownServices(dir.path(), {"prometheus"});
   ASSERT_TRUE(down.has_value()) << down.error().ToString();

@@ -32,6 +32,7 @@ Status StudyOptions::ApplyProfile() {
   }
   if (step_seconds <= 0) step_seconds = quick ? 1.5 : 15;
   if (harness_seconds < 0) harness_seconds = quick ? 15 : 60;
+  if (prometheus_wait == "auto") prometheus_wait = quick ? "off" : "on";
   if (!quick) {
     if (warmup_seconds == 0.25) warmup_seconds = 3;
     if (follow_timeout_seconds == 15) follow_timeout_seconds = 60;
@@ -62,6 +63,9 @@ Status StudyOptions::Validate() const {
     if (!(m > 0 && m <= 100)) return InvalidArgument("--ladder: each multiple must be in (0, 100]");
   }
   if (!(step_seconds >= 0.5)) return InvalidArgument("--step-seconds must be >= 0.5");
+  if (prometheus != "auto" && prometheus != "on" && prometheus != "off") {
+    return InvalidArgument("--prometheus must be auto, on or off");
+  }
   if (!(slo_p99_ms > 0) || !(slo_error_rate >= 0 && slo_error_rate <= 1)) {
     return InvalidArgument("the SLO needs a positive p99 and an error rate in [0, 1]");
   }

@@ -41,6 +41,16 @@ struct StudyOptions {
   std::filesystem::path out;          // Default: results/<UTC timestamp>
   std::filesystem::path runtime_dir = ".mqlab";
   std::filesystem::path binary;       // Default: this binary
+  // Record every process to a private Prometheus (prometheus_recorder.h): "on" (fail if it
+  // cannot start), "off", or "auto" = on when the prometheus binary is installed, and the study
+  // goes on without it (with a warning) if it cannot start. Default: auto.
+  std::string prometheus = "auto";
+  // Before a cell's first rung, wait until Prometheus scrapes the cell's new targets (its
+  // discovery takes 0.5–7 s), so that every rung's series is whole: "on", "off", or "auto" = on
+  // for the full profile, off for the quick one (49 waits would add ~4 minutes to a study that
+  // must take at most 10; a rung Prometheus missed the start of is drawn from the study's own
+  // 0.5 s samples). Default: auto.
+  std::string prometheus_wait = "auto";
 
   // Fills what the profile decides and the caller left empty.
   Status ApplyProfile();

@@ -16,6 +16,8 @@
 #include "http/client.h"
 #include "load/machine.h"
 #include "report/report.h"
+#include "services/prometheus_query.h"
+#include "study/prometheus_recorder.h"
 #include "study/servers.h"
 #include "study/step.h"
 
@@ -119,6 +121,49 @@ json CellJson(const CellPlan& plan, const RunningCell* running) {
           {"steps", json::array()}};
 }
 
+// The Prometheus recorder the options ask for (prometheus_recorder.h): null when off, or auto and
+// Prometheus is not installed, or auto and it cannot start (then with a warning); an error when
+// on and it cannot start.
+Result<std::unique_ptr<PrometheusRecorder>> StartRecorder(const StudyOptions& o,
+                                                          const std::string& run_id,
+                                                          ServerSession& servers,
+                                                          spdlog::logger& log, json& warnings) {
+  if (o.prometheus == "off" || (o.prometheus == "auto" && !PrometheusInstalled())) return nullptr;
+  auto recorder = [&]() -> Result<std::unique_ptr<PrometheusRecorder>> {
+    if (auto s = servers.Add("prometheus", log); !s) return std::unexpected(s.error());
+    return PrometheusRecorder::Open(servers.urls().by_service.at("prometheus"),
+                                    servers.runtime_dir(), run_id);
+  }();
+  if (recorder || o.prometheus == "on") return recorder;
+  const std::string why = OneLine(recorder.error().message);
+  log.warn("not recording to Prometheus: {}", why);
+  warnings.push_back("not recorded to Prometheus (--prometheus auto): " + why);
+  return nullptr;
+}
+
+// Makes the cell's processes scrape targets when recording; false when not recording (or when
+// the targets cannot be written: then with a warning).
+bool Watch(PrometheusRecorder* prom, const RunningCell& cell, json& warnings) {
+  if (prom == nullptr) return false;
+  if (auto s = prom->Watch(cell); !s) {
+    warnings.push_back(fmt::format("{}: not recorded to Prometheus: {}", cell.plan->id,
+                                   OneLine(s.error().message)));
+    return false;
+  }
+  return true;
+}
+
+// Before the first rung: every process of the cell scraped (Prometheus discovers new targets in
+// up to ~7 s; 15 s leaves room for a loaded machine), so that the first rung's series is whole.
+void AwaitFirstScrape(PrometheusRecorder& prom, double since, const RunningCell& cell,
+                      json& warnings) {
+  if (!prom.WaitScraped(since, std::chrono::seconds(15))) {
+    warnings.push_back(fmt::format(
+        "{}: Prometheus had not scraped every process within 15 s; its series may start late",
+        cell.plan->id));
+  }
+}
+
 struct Progress {
   size_t cell_index = 0, cells = 0, rung = 0, rungs = 0;
   std::string cell;
@@ -145,7 +190,7 @@ struct Progress {
 // long enough to reach the steady state; its mean queue wait must sit near the queueing-theory
 // value, else the harness is measuring itself.
 json RunHarnessCheck(const StudyOptions& o, const ServerUrls& urls, std::stop_token stop,
-                     spdlog::logger& log) {
+                     spdlog::logger& log, PrometheusRecorder* prom, json& warnings) {
   StudyOptions h = o;
   h.versions = {"mem"};
   h.workers = {2};
@@ -161,12 +206,20 @@ json RunHarnessCheck(const StudyOptions& o, const ServerUrls& urls, std::stop_to
     return nullptr;
   }
   fmt::print(stderr, "\r\033[Kharness check: mem, 2 workers, ρ = 0.8 for {} s", h.step_seconds);
+  const double watched_at = services::UnixNow();
+  const bool watching = Watch(prom, *running, warnings);
   json check = nullptr;
   if (Prime(*running, stop)) {
-    json step = RunStep(*running, h, 0.8, o.seed + 7, stop, {});
-    check = HarnessCheck(step, o.service_dist);
+    if (watching) AwaitFirstScrape(*prom, watched_at, *running, warnings);
+    const double start = services::UnixNow();
+    json steps = json::array({RunStep(*running, h, 0.8, o.seed + 7, stop, {})});
+    if (watching) {
+      prom->AddSeries(steps, std::vector<Window>{Window{start, services::UnixNow()}}, warnings);
+    }
+    check = HarnessCheck(steps[0], o.service_dist);
   }
   for (auto& c : running->children) c->Stop(std::chrono::seconds(10));
+  if (watching) prom->Unwatch();
   return check;
 }
 
@@ -185,6 +238,18 @@ Result<json> RunStudy(const StudyOptions& options_in, std::stop_token stop,
 
   auto servers = ServerSession::Start(ServicesFor(o.versions), o.runtime_dir, *log);
   if (!servers) return std::unexpected(servers.error());
+  json warnings = json::array();
+  // Labels this run's series in a Prometheus that other runs (and tests) may share.
+  const std::string run_id = fmt::format("{}-{}", UtcStamp(), getpid());
+  auto recorder = StartRecorder(o, run_id, *servers, *log, warnings);
+  if (!recorder) {
+    servers->Stop(*log);
+    return FailedPrecondition(
+        fmt::format("--prometheus on, but Prometheus cannot be used: {} (--prometheus off "
+                    "runs the study without it)",
+                    recorder.error().message));
+  }
+  std::unique_ptr<PrometheusRecorder> prom = std::move(*recorder);
   const std::vector<CellPlan> cells = PlanCells(o, servers->urls(), o.out / "data");
 
   json results{{"schema", "mqlab.study/1"},
@@ -203,8 +268,9 @@ Result<json> RunStudy(const StudyOptions& options_in, std::stop_token stop,
                  {"versions", o.versions}, {"workers", o.workers},
                  {"backpressure", o.backpressure}}},
                {"cells", json::array()},
-               {"warnings", json::array()}};
+               {"warnings", std::move(warnings)}};
   results["harnessCheck"] = nullptr;
+  results["prometheus"] = prom ? prom->Info() : json(nullptr);
   auto save = [&]() -> Status {
     if (auto s = WriteFile(o.out / "results.json", results.dump(1) + "\n"); !s) return s;
     return WriteFile(o.out / "results.csv", ResultsCsv(results));
@@ -223,13 +289,21 @@ Result<json> RunStudy(const StudyOptions& options_in, std::stop_token stop,
     json cell = CellJson(plan, nullptr);
     auto running = StartCell(plan, o, o.out / "logs");
     if (running) {
+      const double watched_at = services::UnixNow();
+      const bool watching = Watch(prom.get(), *running, results["warnings"]);
       if (auto primed = Prime(*running, stop); !primed) {
         cell["error"] = primed.error().message;
       } else {
+        if (watching && o.prometheus_wait == "on") {  // see StudyOptions::prometheus_wait
+          AwaitFirstScrape(*prom, watched_at, *running, results["warnings"]);
+        }
+        std::vector<Window> windows;
         for (size_t r = 0; r < o.ladder.size() && !stop.stop_requested(); ++r) {
           progress.rung = r;
+          const double start = services::UnixNow();
           json step = RunStep(*running, o, o.ladder[r], ++seed, stop,
                               [&](const StepProgress& p) { progress.Print(p); });
+          windows.push_back({start, services::UnixNow()});
           if (step["endToEnd"].is_object()) progress.last_p99 = step["endToEnd"]["p99"];
           for (const auto& w : step.value("warnings", json::array())) {
             results["warnings"].push_back(fmt::format("{} ×{}: {}", plan.id, o.ladder[r],
@@ -237,10 +311,12 @@ Result<json> RunStudy(const StudyOptions& options_in, std::stop_token stop,
           }
           cell["steps"].push_back(std::move(step));
         }
+        if (watching) prom->AddSeries(cell["steps"], windows, results["warnings"]);
       }
       for (auto it = running->children.rbegin(); it != running->children.rend(); ++it) {
         (*it)->Stop(std::chrono::seconds(10));
       }
+      if (watching) prom->Unwatch();
     } else {
       cell["error"] = running.error().message;
       log->error("{}: {}", plan.id, OneLine(running.error().message));
@@ -250,11 +326,13 @@ Result<json> RunStudy(const StudyOptions& options_in, std::stop_token stop,
     if (auto s = save(); !s) return std::unexpected(s.error());
   }
   if (!stop.stop_requested() && harness) {
-    results["harnessCheck"] = RunHarnessCheck(o, servers->urls(), stop, *log);
+    results["harnessCheck"] =
+        RunHarnessCheck(o, servers->urls(), stop, *log, prom.get(), results["warnings"]);
   }
   fmt::print(stderr, "\r\033[K");
   results["complete"] = !stop.stop_requested();
   results["finishedAt"] = FormatRfc3339(Clock::Real().Now());
+  prom.reset();  // its targets removed before the server (if the study started it) stops
   servers->Stop(*log);
   if (auto s = save(); !s) return std::unexpected(s.error());
   if (auto s = report::WriteReport(results, o.out); !s) return std::unexpected(s.error());

@@ -4,7 +4,9 @@
 // climbs the ladder of offered loads (RunStep), stops them, and writes what it measured after
 // every cell, so that a stop (Ctrl-C) or a crash still leaves a report. At the end it writes
 // results.json, results.csv, summary.md and report.html (docs/results-schema.md) and stops exactly
-// the servers it started.
+// the servers it started. With --prometheus (on by default when Prometheus is installed) each
+// cell's processes are also scrape targets of a private Prometheus for the cell's life, and each
+// rung keeps the series read back from it (prometheus_recorder.h).
 //
 // Threading: Run blocks the calling thread; `stop` (Ctrl-C) ends the current rung early and skips
 // the rest.

@@ -64,37 +64,48 @@ Result<ServerSession> ServerSession::Start(const std::vector<std::string>& names
                                            const fs::path& runtime_dir, spdlog::logger& log) {
   ServerSession s;
   s.runtime_dir_ = runtime_dir;
-  auto recorded = services::ReadEnvFile(services::ServicesEnvPath(runtime_dir));
   for (const std::string& name : names) {
-    auto svc = services::MakeService(name);
-    if (!svc) return std::unexpected(svc.error());
-    const std::string var((*svc)->env_var());
-    const std::string from_env = Env(var);
-    const bool written_by_us =
-        recorded && recorded->contains(var) && recorded->at(var) == from_env;
-    std::string source;
-    if (!from_env.empty() && !written_by_us) {
-      s.urls_.by_service[name] = from_env;  // the user's own server
-      source = "external";
-    } else if (auto url = (*svc)->Url(runtime_dir); url) {
-      s.urls_.by_service[name] = *url;
-      source = "running";
-    } else {
-      log.info("starting {} (mqlab services up {})", name, name);
-      auto up = services::UpServices(runtime_dir, {name});
-      if (!up) {
-        s.Stop(log);
-        return std::unexpected(up.error());
-      }
-      s.urls_.by_service[name] = up->front().url;
-      s.started_.push_back(name);
-      source = "started";
+    if (auto st = s.Add(name, log); !st) {
+      s.Stop(log);
+      return std::unexpected(st.error());
     }
-    s.info_[name] = {{"version", ServerVersion(name)},
-                     {"source", source},
-                     {"url", RedactUrl(s.urls_.by_service[name])}};
   }
   return s;
+}
+
+Status ServerSession::Add(const std::string& name, spdlog::logger& log) {
+  auto svc = services::MakeService(name);
+  if (!svc) return std::unexpected(svc.error());
+  auto recorded = services::ReadEnvFile(services::ServicesEnvPath(runtime_dir_));
+  const std::string var((*svc)->env_var());
+  const std::string from_env = Env(var);
+  const bool written_by_us = recorded && recorded->contains(var) && recorded->at(var) == from_env;
+  // Prometheus reads its targets from our runtime folder: a user's own cannot be used.
+  const bool external_ok = name != "prometheus";
+  std::string source;
+  if (external_ok && !from_env.empty() && !written_by_us) {
+    urls_.by_service[name] = from_env;  // the user's own server
+    source = "external";
+  } else if (auto url = (*svc)->Url(runtime_dir_); url) {
+    // Start on a running Prometheus updates its config (one an older mqlab wrote may not read
+    // the targets.d/ files the study writes); it starts nothing.
+    if (name == "prometheus") {
+      if (auto again = (*svc)->Start(runtime_dir_); !again) return std::unexpected(again.error());
+    }
+    urls_.by_service[name] = *url;
+    source = "running";
+  } else {
+    log.info("starting {} (mqlab services up {})", name, name);
+    auto up = services::UpServices(runtime_dir_, {name});
+    if (!up) return std::unexpected(up.error());
+    urls_.by_service[name] = up->front().url;
+    started_.push_back(name);
+    source = "started";
+  }
+  info_[name] = {{"version", ServerVersion(name)},
+                 {"source", source},
+                 {"url", RedactUrl(urls_.by_service[name])}};
+  return Ok();
 }
 
 void ServerSession::Stop(spdlog::logger& log) {

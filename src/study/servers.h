@@ -1,6 +1,7 @@
 // The servers a study uses: the user's own (an MQLAB_*_URL variable that `mqlab services` did not
 // write), or private ones found running in the runtime folder, or started now — and then stopped
-// at the end, exactly those.
+// at the end, exactly those. Prometheus is always a private one: the study tells it what to
+// scrape through files in its runtime folder, which a user's own server does not read.
 #ifndef MQLAB_STUDY_SERVERS_H_
 #define MQLAB_STUDY_SERVERS_H_
 
@@ -21,9 +22,13 @@ class ServerSession {
   static Result<ServerSession> Start(const std::vector<std::string>& names,
                                      const std::filesystem::path& runtime_dir,
                                      spdlog::logger& log);
+  // Makes one more service available (as Start does for each). On error nothing is left
+  // started by this call.
+  Status Add(const std::string& name, spdlog::logger& log);
   // Stops the servers this session started. Idempotent.
   void Stop(spdlog::logger& log);
 
+  const std::filesystem::path& runtime_dir() const { return runtime_dir_; }
   const ServerUrls& urls() const { return urls_; }
   // {"postgres": {"version": "15.18", "source": "started"|"running"|"external"}, …}
   const nlohmann::json& info() const { return info_; }

@@ -103,6 +103,33 @@ std::string TestServiceUrl(std::string_view name) {
   return it->second->url();
 }
 
+TestPrometheusServer TestPrometheus() {
+  if (std::string dir = Env("MQLAB_RUNTIME_DIR"); !dir.empty()) {
+    auto url = (*services::MakeService("prometheus"))->Url(dir);  // a known name
+    if (!url) {
+      ADD_FAILURE() << "MQLAB_RUNTIME_DIR=" << dir << " has no running Prometheus: "
+                    << url.error().ToString()
+                    << "\nRun `mqlab services up prometheus --runtime-dir DIR` first, or unset "
+                       "MQLAB_RUNTIME_DIR so that the tests start a private Prometheus.";
+      return {};
+    }
+    return {*url, dir};
+  }
+  static std::mutex mu;
+  static std::unique_ptr<PrivateService> server;
+  std::lock_guard lock(mu);
+  if (!server) {
+    auto s = PrivateService::Start("prometheus");
+    if (!s) {
+      ADD_FAILURE() << "cannot start a private prometheus server: " << s.error().ToString()
+                    << "\nInstall it (apt-get install prometheus; scripts/setup does).";
+      return {};
+    }
+    server = std::move(*s);
+  }
+  return {server->url(), server->runtime_dir()};
+}
+
 std::string UniqueSchemaName(std::string_view prefix) {
   static std::atomic<int> counter{0};
   std::string test;

@@ -15,6 +15,7 @@
 #ifndef MQLAB_TESTS_SUPPORT_TEST_SERVICES_H_
 #define MQLAB_TESTS_SUPPORT_TEST_SERVICES_H_
 
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -28,6 +29,18 @@ namespace mqlab::testing {
 std::string TestServiceUrl(std::string_view service);
 inline std::string TestPostgresUrl() { return TestServiceUrl("postgres"); }
 
+// A Prometheus whose scrape targets a test may set (PrometheusService::WriteTargetGroup in
+// `runtime_dir`, under a group name of its own): the ctest fixture's (the running server in
+// MQLAB_RUNTIME_DIR, which tests/CMakeLists.txt sets) or, run by hand without it, a private one
+// started on first use for the whole test process. A user's own server (MQLAB_PROMETHEUS_URL
+// alone) will not do: its targets cannot be set from here. Records a failure (ADD_FAILURE) and
+// returns an empty url if there is none.
+struct TestPrometheusServer {
+  std::string url;
+  std::filesystem::path runtime_dir;
+};
+TestPrometheusServer TestPrometheus();
+
 // A schema name no other test (in this process or another) uses: "<prefix>_<test>_<pid>_<n>",
 // lowercase, at most 63 bytes (PostgreSQL's identifier limit).
 std::string UniqueSchemaName(std::string_view prefix = "t");
@@ -39,6 +52,8 @@ class PrivateService {
   static Result<std::unique_ptr<PrivateService>> Start(std::string_view name);
   ~PrivateService();
   const std::string& url() const { return url_; }
+  // The runtime folder the server lives in (RUNTIME_DIR/<name>/ holds its files).
+  const std::filesystem::path& runtime_dir() const { return dir_.path(); }
   // Stops the server (kill by PID, data kept) / starts it again on the same port and data.
   Status Stop();
   Status Restart();
