@@ -539,7 +539,7 @@ Result<double> RedisBench(const Config& cfg, int clients, const std::vector<std:
                                 std::to_string(clients), "-n", "20000", "-P", "1", "--csv"};
   if (test.size() == 1) argv.insert(argv.end(), {"-t", test[0]});
   else argv.insert(argv.end(), test.begin(), test.end());
-  return Grab(RunTool(cfg, argv, std::chrono::seconds(60)), R"re(^"[^"]*","([0-9.]+)")re");
+  return Grab(RunTool(cfg, argv, std::chrono::seconds(60)), R"re((?:^|\n)"[^"]*","([0-9.]+)")re");
 }
 
 Error NotRun(std::string_view tool, std::string_view flag) {
@@ -649,7 +649,7 @@ void RunCeilings(const Config& cfg, const std::string& kind, const std::string& 
     } else if (kind == "redis" && step == "drain") {
       CeilingOf(r, "redis-benchmark RPOP -P 1, clients", "drain").by_c[c].Add(RedisBench(cfg, c, {"rpop"}));
       CeilingOf(r, "redis-benchmark LPUSH -P 1, clients", "").by_c[c].Add(RedisBench(cfg, c, {"lpush"}));
-      CeilingOf(r, "redis-benchmark XADD -P 1, clients", c == 4 ? "enqueue" : "")
+      CeilingOf(r, "redis-benchmark XADD -P 1, clients", "enqueue")
           .by_c[c].Add(RedisBench(cfg, c, {"XADD", "qbench:xadd", "*", "m", std::string(100, 'x')}));
     } else if (kind == "rabbitmq" && step == "drain") {
       CeilingOf(r, "PerfTest drain, 1 channel, prefetch", "drain").by_c[c].Add(PerfTestDrain(cfg, c));
