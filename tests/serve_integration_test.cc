@@ -268,6 +268,60 @@ TEST_F(ServeTest, ApiTokenGuardsEverythingButHealthz) {
   EXPECT_EQ(ok->result_int(), 202);
 }
 
+TEST_F(ServeTest, IdempotencyKeyReturnsTheSameJobNeverASecondOne) {
+  auto serve = StartServe({"--workers", "2"});
+  ASSERT_NE(serve, nullptr);
+  http::Client c = ClientFor(*serve);
+  auto post = [&](const std::string& key, const std::string& input) {
+    return c.Do(http::Verb::post, "/mem/ocr/jobs", json{{"inputPath", input}}.dump(),
+                {{"Idempotency-Key", key}});
+  };
+  auto first = post("order-1", "in/a.png");
+  ASSERT_TRUE(first && first->result_int() == 202) << (first ? first->body() : "");
+  EXPECT_EQ((*first)["Idempotent-Replayed"], "");
+  const std::string id = json::parse(first->body())["jobId"];
+  AwaitAll(c, {id});
+  auto again = post("order-1", "in/a.png");
+  ASSERT_TRUE(again && again->result_int() == 202) << (again ? again->body() : "");
+  EXPECT_EQ((*again)["Idempotent-Replayed"], "true");
+  EXPECT_EQ(json::parse(again->body())["jobId"], id);
+  EXPECT_EQ(json::parse(again->body())["status"], "SUCCESS");  // the job as it is now
+  EXPECT_EQ((*again)[http::Field::location], "/mem/ocr/jobs/" + id);
+
+  auto reused = post("order-1", "in/other.png");
+  ASSERT_TRUE(reused);
+  EXPECT_EQ(reused->result_int(), 422) << reused->body();
+  EXPECT_EQ(json::parse(reused->body())["error"], "idempotency_key_reused");
+  auto bad = post(std::string(256, 'k'), "in/a.png");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->result_int(), 400);
+  EXPECT_EQ(json::parse(bad->body())["error"], "invalid_idempotency_key");
+  auto other_key = post("order-2", "in/a.png");
+  ASSERT_TRUE(other_key && other_key->result_int() == 202);
+  EXPECT_NE(json::parse(other_key->body())["jobId"], id);
+
+  // Eight clients racing with one key: one job, every answer names it.
+  std::vector<std::string> ids(8);
+  std::vector<std::thread> racers;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    racers.emplace_back([&, i] {
+      http::Client own = ClientFor(*serve);
+      auto res = own.Do(http::Verb::post, "/mem/ocr/jobs", R"({"inputPath":"in/race.png"})",
+                        {{"Idempotency-Key", "race"}});
+      if (res && res->result_int() == 202) ids[i] = json::parse(res->body())["jobId"];
+    });
+  }
+  for (auto& t : racers) t.join();
+  EXPECT_EQ(std::set<std::string>(ids.begin(), ids.end()).size(), 1u) << fmt::format("{}", ids);
+  EXPECT_FALSE(ids[0].empty());
+  auto metrics = c.Do(http::Verb::get, "/metrics");
+  ASSERT_TRUE(metrics);
+  // a.png, order-2 and the race: three jobs enqueued in all.
+  EXPECT_NE(metrics->body().find("mqlab_jobs_enqueued_total{backend=\"memory\"} 3"),
+            std::string::npos)
+      << metrics->body().substr(0, 4000);
+}
+
 TEST(CliTest, MisuseIsOneLineAndExitCode2) {
   for (std::vector<std::string> args :
        {std::vector<std::string>{"serve", "--bogus"}, {"serve", "--workers", "0"},

@@ -38,6 +38,7 @@ bool IsSaneRequestId(std::string_view id) {
 namespace {
 
 constexpr std::string_view kRequestIdHeader = "X-Request-Id";
+constexpr std::string_view kIdempotencyKeyHeader = "Idempotency-Key";
 
 // The body of a job submission: {"inputPath": "…"}; other fields are ignored.
 Result<std::string> ParseSubmission(const Request& req) {
@@ -76,12 +77,25 @@ net::awaitable<Response> SubmitJob(ApiContext& ctx, const std::string& version, 
   if (!path) co_return SubmissionError(path.error());
   JobService* service = svc->second;
   std::string request_id = RequestIdOf(req);
-  Result<Job> job = co_await http::RunBlocking(
-      *ctx.blocking, [&] { return service->Submit(*path, request_id); });
-  if (!job) {
-    co_return ErrorToResponse(job.error(), Flavor::kAsync, "invalid_input_path",
+  std::string key;
+  if (auto it = req.find(kIdempotencyKeyHeader); it != req.end()) {
+    key = std::string(it->value());
+    if (!ValidIdempotencyKey(key)) {
+      co_return http::JsonError(HttpStatus::bad_request, "invalid_idempotency_key",
+                                "Idempotency-Key must be 1 to 255 visible ASCII characters");
+    }
+  }
+  auto submitted = co_await http::RunBlocking(
+      *ctx.blocking, [&] { return service->Submit(*path, request_id, key); });
+  if (!submitted) {
+    if (submitted.error().code == ErrorCode::kAlreadyExists) {
+      co_return http::JsonError(HttpStatus::unprocessable_entity, "idempotency_key_reused",
+                                submitted.error().message);
+    }
+    co_return ErrorToResponse(submitted.error(), Flavor::kAsync, "invalid_input_path",
                               service->options().admission.retry_after);
   }
+  const Job* job = &submitted->job;
   const std::string location = fmt::format("/{}/ocr/jobs/{}", version, job->id);
   Response res = http::JsonResponse(HttpStatus::accepted,
                                     {{"jobId", job->id},
@@ -91,6 +105,9 @@ net::awaitable<Response> SubmitJob(ApiContext& ctx, const std::string& version, 
                                      {"createdAt", FormatRfc3339(job->created_at)},
                                      {"location", location}});
   res.set(http::Field::location, location);
+  // The same answer as the first time, with the job as it is now (IETF draft
+  // httpapi-idempotency-key-header; the header name is Stripe's).
+  if (submitted->replayed) res.set("Idempotent-Replayed", "true");
   co_return res;
 }
 

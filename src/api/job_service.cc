@@ -60,9 +60,39 @@ Status JobService::Admit() {
   return Ok();
 }
 
-Result<Job> JobService::Submit(std::string_view input_path, std::string_view request_id) {
+bool ValidIdempotencyKey(std::string_view key) {
+  if (key.empty() || key.size() > 255) return false;
+  for (char c : key) {
+    if (c < 0x21 || c > 0x7e) return false;
+  }
+  return true;
+}
+
+Result<JobService::Submitted> JobService::Replay(std::string_view key,
+                                                 std::string_view input_path) {
+  auto found = store_.FindByIdempotencyKey(options_.version, key);
+  if (!found) return std::unexpected(found.error());
+  if (found->input_path != input_path) {
+    return AlreadyExists(fmt::format(
+        "Idempotency-Key already used for job {} with another inputPath ('{}')", found->id,
+        found->input_path));
+  }
+  return Submitted{.job = std::move(*found), .replayed = true};
+}
+
+Result<JobService::Submitted> JobService::Submit(std::string_view input_path,
+                                                 std::string_view request_id,
+                                                 std::string_view idempotency_key) {
   auto path = ConfineToDataDir(options_.data_dir, input_path);
   if (!path) return std::unexpected(path.error());
+  if (!idempotency_key.empty()) {
+    if (!ValidIdempotencyKey(idempotency_key)) {
+      return InvalidArgument("Idempotency-Key must be 1 to 255 visible ASCII characters");
+    }
+    // A replay creates nothing, so it is answered even under backpressure.
+    auto replay = Replay(idempotency_key, *path);
+    if (replay || replay.error().code != ErrorCode::kNotFound) return replay;
+  }
   inflight_++;
   struct Leave {
     std::atomic<int64_t>& n;
@@ -77,9 +107,19 @@ Result<Job> JobService::Submit(std::string_view input_path, std::string_view req
   job.input_path = std::move(*path);
   job.max_attempts = options_.max_attempts;
   job.request_id = std::string(request_id);
+  job.idempotency_key = std::string(idempotency_key);
   job.created_at = job.updated_at = clock_.Now();
   admitted_since_sample_++;
-  if (auto s = store_.Create(job); !s) return std::unexpected(s.error());
+  if (auto s = store_.Create(job); !s) {
+    // Lost a race with a concurrent submission of the same key: answer with its job. (If that
+    // one was rejected in the meantime, its key is free again and the client may retry.)
+    if (s.error().code == ErrorCode::kAlreadyExists && !idempotency_key.empty()) {
+      auto replay = Replay(idempotency_key, job.input_path);
+      if (replay || replay.error().code != ErrorCode::kNotFound) return replay;
+      return Unavailable("a concurrent submission with this Idempotency-Key was just rejected");
+    }
+    return std::unexpected(s.error());
+  }
 
   queue::Message m{.job_id = job.id, .attempt = 1, .enqueued_at = clock_.Now(),
                    .request_id = job.request_id};
@@ -87,7 +127,7 @@ Result<Job> JobService::Submit(std::string_view input_path, std::string_view req
     // V3: the stored row is the message; workers poll for it even without the wake-up.
     if (queue_.capabilities().store_is_queue) {
       enqueued_.Inc();
-      return job;
+      return Submitted{.job = std::move(job)};
     }
     // Stored but not queued: fail it visibly rather than leave it PENDING forever.
     const std::string reason = fmt::format("not enqueued: {}", s.error().message);
@@ -100,7 +140,7 @@ Result<Job> JobService::Submit(std::string_view input_path, std::string_view req
     return std::unexpected(s.error());
   }
   enqueued_.Inc();
-  return job;
+  return Submitted{.job = std::move(job)};
 }
 
 Result<Job> JobService::Get(std::string_view id) {

@@ -55,15 +55,29 @@ struct JobServiceOptions {
   AdmissionOptions admission;
 };
 
+// An Idempotency-Key header value: 1 to 255 visible ASCII characters (0x21–0x7e), as an opaque
+// token (the IETF draft suggests a UUID; anything printable is accepted).
+bool ValidIdempotencyKey(std::string_view key);
+
 class JobService {
  public:
   // `store`, `queue`, `clock` and `metrics` must outlive the service.
   JobService(JobServiceOptions options, store::JobStore& store, queue::JobQueue& queue,
              const Clock& clock, metrics::MqlabMetrics& metrics);
 
-  // Accepts a job. Errors: kInvalidArgument (bad path), kResourceExhausted (backpressure or the
-  // queue's hard cap), kUnavailable (store or queue unreachable), kInternal.
-  Result<Job> Submit(std::string_view input_path, std::string_view request_id);
+  struct Submitted {
+    Job job;
+    bool replayed = false;  // an earlier submission with the same Idempotency-Key made this job
+  };
+  // Accepts a job. With an idempotency key (see ValidIdempotencyKey), the job of this version
+  // created with the same key is returned as it is now (replayed) instead of a second one, before
+  // any admission check; two concurrent submissions with one key store one job (the store's
+  // unique key decides). A key whose job was rejected (not accepted) is free again.
+  // Errors: kInvalidArgument (bad path), kAlreadyExists (the key was used with another
+  // inputPath), kResourceExhausted (backpressure or the queue's hard cap), kUnavailable (store or
+  // queue unreachable), kInternal.
+  Result<Submitted> Submit(std::string_view input_path, std::string_view request_id,
+                           std::string_view idempotency_key = {});
   // The job with this id, if it belongs to this version. kInvalidArgument for a malformed id,
   // kNotFound for an unknown one.
   Result<Job> Get(std::string_view id);
@@ -74,6 +88,9 @@ class JobService {
 
  private:
   Status Admit();
+  // The job stored under `key`, as a replay; kNotFound if none; kAlreadyExists if it was created
+  // for another input path.
+  Result<Submitted> Replay(std::string_view key, std::string_view input_path);
 
   const JobServiceOptions options_;
   store::JobStore& store_;

@@ -66,6 +66,7 @@ inline void ExpectSameJob(const Job& want, const Job& got) {
   EXPECT_EQ(want.updated_at, got.updated_at);
   EXPECT_EQ(want.started_at, got.started_at);
   EXPECT_EQ(want.finished_at, got.finished_at);
+  EXPECT_EQ(want.idempotency_key, got.idempotency_key);
 }
 
 class JobStoreConformanceTest : public ::testing::TestWithParam<StoreFactory> {
@@ -139,6 +140,7 @@ TEST_P(JobStoreConformanceTest, CreateGetRoundTripsEveryField) {
   full.updated_at = T(2);
   full.started_at = T(3);
   full.finished_at = T(4);
+  full.idempotency_key = "order-42/retry \"1\"";
   ASSERT_TRUE(store().Create(full).has_value());
   ExpectSameJob(full, MustGet(full.id));
 }
@@ -474,6 +476,88 @@ TEST_P(JobStoreConformanceTest, ConcurrentCreatesAreAllStored) {
     ASSERT_TRUE(got.has_value()) << job.id << ": " << got.error().ToString();
     EXPECT_EQ(got->created_at, job.created_at);
   }
+}
+
+
+TEST_P(JobStoreConformanceTest, IdempotencyKeyFindsTheOneJobPerVersion) {
+  Job first = NewPending("v4");
+  first.idempotency_key = "client-key-1";
+  ASSERT_TRUE(store().Create(first).has_value());
+  auto found = store().FindByIdempotencyKey("v4", "client-key-1");
+  ASSERT_TRUE(found.has_value()) << found.error().ToString();
+  ExpectSameJob(first, *found);
+  EXPECT_EQ(CodeOf(store().FindByIdempotencyKey("v4", "client-key-2")), "not_found");
+  EXPECT_EQ(CodeOf(store().FindByIdempotencyKey("v5", "client-key-1")), "not_found");
+
+  Job second = NewPending("v4");  // another id, the same key: refused
+  second.idempotency_key = "client-key-1";
+  auto s = store().Create(second);
+  ASSERT_FALSE(s.has_value());
+  EXPECT_EQ(s.error().code, ErrorCode::kAlreadyExists) << s.error().ToString();
+  EXPECT_EQ(CodeOf(store().Get(second.id)), "not_found");
+
+  Job other_version = NewPending("v5");  // keys are scoped to a version
+  other_version.idempotency_key = "client-key-1";
+  EXPECT_TRUE(store().Create(other_version).has_value());
+  Job no_key_a = NewPending("v4"), no_key_b = NewPending("v4");  // no key: never a conflict
+  EXPECT_TRUE(store().Create(no_key_a).has_value());
+  EXPECT_TRUE(store().Create(no_key_b).has_value());
+  EXPECT_EQ(CodeOf(store().FindByIdempotencyKey("v4", "")), "not_found");
+}
+
+TEST_P(JobStoreConformanceTest, RejectReleasesTheIdempotencyKey) {
+  Job job = NewPending("v4");
+  job.idempotency_key = "retry-me";
+  ASSERT_TRUE(store().Create(job).has_value());
+  ASSERT_TRUE(store().Reject({.id = job.id, .error_message = "queue full", .now = T(5)}));
+  EXPECT_EQ(CodeOf(store().FindByIdempotencyKey("v4", "retry-me")), "not_found");
+  EXPECT_EQ(MustGet(job.id).idempotency_key, "");
+  Job again = NewPending("v4");
+  again.idempotency_key = "retry-me";
+  ASSERT_TRUE(store().Create(again).has_value());
+  auto found = store().FindByIdempotencyKey("v4", "retry-me");
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->id, again.id);
+
+  // A finished job keeps its key: a late retry of the client still finds it.
+  ASSERT_EQ(MustStart(again.id), 1);
+  ASSERT_TRUE(store().Finish(Success(again.id, 1, "out/x.json")));
+  auto finished = store().FindByIdempotencyKey("v4", "retry-me");
+  ASSERT_TRUE(finished.has_value());
+  EXPECT_EQ(finished->status, JobStatus::kSuccess);
+}
+
+TEST_P(JobStoreConformanceTest, ConcurrentCreatesWithOneKeyStoreOneJob) {
+  std::vector<Job> jobs;
+  for (int i = 0; i < kThreads * 4; ++i) {
+    jobs.push_back(NewPending("v6", T(i)));
+    jobs.back().idempotency_key = "same-key";
+  }
+  std::latch go(kThreads);
+  std::atomic<int> created{0}, refused{0}, other{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      go.arrive_and_wait();
+      for (size_t i = t; i < jobs.size(); i += kThreads) {
+        auto s = store().Create(jobs[i]);
+        if (s.has_value()) {
+          created.fetch_add(1);
+        } else if (s.error().code == ErrorCode::kAlreadyExists) {
+          refused.fetch_add(1);
+        } else {
+          other.fetch_add(1);
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(created.load(), 1);
+  EXPECT_EQ(refused.load(), static_cast<int>(jobs.size()) - 1);
+  EXPECT_EQ(other.load(), 0);
+  auto counts = store().CountByStatus("v6");
+  ASSERT_TRUE(counts.has_value());
+  EXPECT_EQ((*counts)["PENDING"], 1);
 }
 
 }  // namespace mqlab::store::testing

@@ -43,6 +43,10 @@ struct Job {
   int max_attempts = 3;  // Default: 3, as the worker's --max-attempts
   std::string worker_id;
   std::string request_id;  // the API request that created it, followed into worker logs
+  // The client's Idempotency-Key, unique per version while the job stands; empty = none. Released
+  // (emptied) when the job is rejected, so a retry with the same key may try again. Not in ToJson:
+  // it is the client's own token, and GET answers by id.
+  std::string idempotency_key;
   WallTime created_at{};
   WallTime updated_at{};
   std::optional<WallTime> started_at;   // start of the latest attempt

@@ -74,11 +74,16 @@ class JobStore {
   virtual Status Create(const Job& job) = 0;
   // kNotFound for an unknown id.
   virtual Result<Job> Get(std::string_view id) = 0;
+  // The job of `version` created with this Idempotency-Key (Job::idempotency_key); kNotFound if
+  // none holds it. Create with a key already held fails with kAlreadyExists, so two concurrent
+  // submissions with one key store one job; a rejected job releases its key (see Reject).
+  virtual Result<Job> FindByIdempotencyKey(std::string_view version, std::string_view key) = 0;
   // Starts a new attempt; returns the job as it is now (RUNNING, attempts incremented).
   virtual Result<Job> StartAttempt(const StartParams& params) = 0;
   virtual Status Finish(const FinishParams& params) = 0;
   virtual Status Requeue(const RequeueParams& params) = 0;
-  // PENDING with attempts == 0 -> FAILED (finished_at set). kFailedPrecondition otherwise.
+  // PENDING with attempts == 0 -> FAILED (finished_at set), releasing its idempotency key (the
+  // client was told the job was not accepted). kFailedPrecondition otherwise.
   virtual Status Reject(const RejectParams& params) = 0;
   // Jobs of a version that are not finished (PENDING or RUNNING), oldest first. RUNNING ones are
   // returned to PENDING: the caller guarantees no worker of this version is alive (an embedded

@@ -21,7 +21,7 @@ namespace {
 // Migration 2 is the V3 queue's: its columns are written only by src/queue/postgres (the store's
 // Create leaves them at their defaults, Job does not carry them); when it changes, update
 // src/queue/postgres/pg_queue_sql.cc and the state table in docs/notes-postgres.md.
-constexpr std::array<const char*, 2> kMigrations = {
+constexpr std::array<const char*, 3> kMigrations = {
     // 1: the jobs table, which is also the V3 queue.
     R"sql(
 CREATE TABLE IF NOT EXISTS mqlab_jobs (
@@ -84,6 +84,12 @@ CREATE INDEX IF NOT EXISTS mqlab_jobs_dead_idx ON mqlab_jobs (version, dead_lett
 ALTER TABLE mqlab_jobs SET (autovacuum_vacuum_cost_delay = 0,
                             autovacuum_vacuum_insert_scale_factor = 0.01);
 )sql",
+    // 3: Idempotency-Key, unique per version while held (NULL: none, or released by Reject).
+    R"sql(
+ALTER TABLE mqlab_jobs ADD COLUMN IF NOT EXISTS idempotency_key text;
+CREATE UNIQUE INDEX IF NOT EXISTS mqlab_jobs_idempotency_idx ON mqlab_jobs (version, idempotency_key)
+  WHERE idempotency_key IS NOT NULL;
+)sql",
 };
 
 // Times are read back as unix microseconds: extract() is numeric in PostgreSQL 14+, so exact.
@@ -91,10 +97,11 @@ ALTER TABLE mqlab_jobs SET (autovacuum_vacuum_cost_delay = 0,
 #define MQLAB_PG_JOB_COLUMNS                                                                    \
   "id::text, version, status, input_path, output_path, error_message, attempts, max_attempts, " \
   "worker_id, request_id, " MQLAB_PG_MICROS("created_at") ", " MQLAB_PG_MICROS(                 \
-      "updated_at") ", " MQLAB_PG_MICROS("started_at") ", " MQLAB_PG_MICROS("finished_at")
+      "updated_at") ", " MQLAB_PG_MICROS("started_at") ", " MQLAB_PG_MICROS("finished_at") \
+      ", coalesce(idempotency_key, '')"
 
 struct Statements {
-  PgStatement insert, get, state, start, finish, requeue, reject, recover, count;
+  PgStatement insert, get, find_by_key, state, start, finish, requeue, reject, recover, count;
 };
 
 // Parameter kinds are fixed per statement (PgParams types them; texts are inferred, e.g. uuid).
@@ -103,9 +110,13 @@ const Statements& Sql() {
       .insert = {"mqlab_store_insert",
                  "INSERT INTO mqlab_jobs (id, version, status, input_path, output_path, "
                  "error_message, attempts, max_attempts, worker_id, request_id, created_at, "
-                 "updated_at, started_at, finished_at, run_after) "
-                 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $11)"},
+                 "updated_at, started_at, finished_at, run_after, idempotency_key) "
+                 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $11, "
+                 "nullif($15, ''))"},
       .get = {"mqlab_store_get", "SELECT " MQLAB_PG_JOB_COLUMNS " FROM mqlab_jobs WHERE id = $1"},
+      .find_by_key = {"mqlab_store_find_by_key",
+                      "SELECT " MQLAB_PG_JOB_COLUMNS " FROM mqlab_jobs "
+                      "WHERE version = $1 AND idempotency_key = $2"},
       .state = {"mqlab_store_state", "SELECT status, attempts FROM mqlab_jobs WHERE id = $1"},
       .start = {"mqlab_store_start",
                 "UPDATE mqlab_jobs SET status = 'RUNNING', attempts = attempts + 1, "
@@ -125,7 +136,7 @@ const Statements& Sql() {
                   "WHERE id = $1 AND status = 'RUNNING' AND attempts = $2"},
       .reject = {"mqlab_store_reject",
                  "UPDATE mqlab_jobs SET status = 'FAILED', error_message = $2, "
-                 "finished_at = $3, updated_at = $3 "
+                 "finished_at = $3, updated_at = $3, idempotency_key = NULL "
                  "WHERE id = $1 AND status = 'PENDING' AND attempts = 0"},
       // The data-modifying CTE runs once, whether read or not; the SELECT sees the rows as they
       // were (RUNNING or PENDING), which is the set to return.
@@ -166,6 +177,7 @@ Result<Job> RowToJob(const PGresult* r, int row) {
   job.updated_at = PgMicrosTime(r, row, 11).value_or(WallTime{});
   job.started_at = PgMicrosTime(r, row, 12);
   job.finished_at = PgMicrosTime(r, row, 13);
+  job.idempotency_key = PgText(r, row, 14);
   return job;
 }
 
@@ -294,7 +306,7 @@ Status PgStore::Create(const Job& job) {
   p.Text(job.id).Text(job.version).Text(JobStatusName(job.status)).Text(job.input_path);
   p.Text(job.output_path).Text(job.error_message).Int(job.attempts).Int(job.max_attempts);
   p.Text(job.worker_id).Text(job.request_id).Time(job.created_at).Time(job.updated_at);
-  p.Time(job.started_at).Time(job.finished_at);
+  p.Time(job.started_at).Time(job.finished_at).Text(job.idempotency_key);
   if (auto r = (*lease)->Exec(Sql().insert, p); !r) return std::unexpected(r.error());
   return Ok();
 }
@@ -306,6 +318,17 @@ Result<Job> PgStore::Get(std::string_view id) {
   auto r = (*lease)->Exec(Sql().get, PgParams().Text(id));
   if (!r) return std::unexpected(r.error());
   if (PQntuples(r->get()) == 0) return NotFound(fmt::format("job {} not found", id));
+  return RowToJob(r->get(), 0);
+}
+
+Result<Job> PgStore::FindByIdempotencyKey(std::string_view version, std::string_view key) {
+  auto lease = pool_->Acquire();
+  if (!lease) return std::unexpected(lease.error());
+  auto r = (*lease)->Exec(Sql().find_by_key, PgParams().Text(version).Text(key));
+  if (!r) return std::unexpected(r.error());
+  if (PQntuples(r->get()) == 0) {
+    return NotFound(fmt::format("no {} job with this idempotency key", version));
+  }
   return RowToJob(r->get(), 0);
 }
 

@@ -55,6 +55,7 @@ class PgStore final : public JobStore {
 
   Status Create(const Job& job) override;
   Result<Job> Get(std::string_view id) override;
+  Result<Job> FindByIdempotencyKey(std::string_view version, std::string_view key) override;
   Result<Job> StartAttempt(const StartParams& params) override;
   Status Finish(const FinishParams& params) override;
   Status Requeue(const RequeueParams& params) override;

@@ -21,7 +21,7 @@ namespace {
 //   3. kStatementSql[kInsert] and BindJob (writes every column),
 //   4. the PostgreSQL store (src/store/postgres/pg_store.cc) and the Job struct (job.h),
 //   5. the round-trip case of the conformance suite (src/store/store_conformance_test.h).
-constexpr std::array<const char*, 1> kMigrations = {
+constexpr std::array<const char*, 2> kMigrations = {
     // 1: the jobs table. Times are unix microseconds; empty strings, not NULL, for absent text.
     R"sql(
 CREATE TABLE jobs (
@@ -43,19 +43,27 @@ CREATE TABLE jobs (
 -- Recover (unfinished jobs of a version, oldest first) and CountByStatus.
 CREATE INDEX jobs_version_status_created ON jobs (version, status, created_at);
 )sql",
+    // 2: Idempotency-Key, unique per version while held (NULL: none, or released by Reject).
+    R"sql(
+ALTER TABLE jobs ADD COLUMN idempotency_key TEXT;
+CREATE UNIQUE INDEX jobs_idempotency_key ON jobs (version, idempotency_key)
+  WHERE idempotency_key IS NOT NULL;
+)sql",
 };
 
 #define MQLAB_SQLITE_JOB_COLUMNS                                                                \
   "id, version, status, input_path, output_path, error_message, attempts, max_attempts, "     \
-  "worker_id, request_id, created_at, updated_at, started_at, finished_at"
+  "worker_id, request_id, created_at, updated_at, started_at, finished_at, idempotency_key"
 
 // Indexed by SqliteStore::StatementId. Ids are compared lowercase (the canonical form).
 constexpr const char* kStatementSql[] = {
     // kInsert
     "INSERT INTO jobs (" MQLAB_SQLITE_JOB_COLUMNS ") "
-    "VALUES (lower(?1), ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+    "VALUES (lower(?1), ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, nullif(?15, ''))",
     // kGet
     "SELECT " MQLAB_SQLITE_JOB_COLUMNS " FROM jobs WHERE id = lower(?1)",
+    // kFindByKey
+    "SELECT " MQLAB_SQLITE_JOB_COLUMNS " FROM jobs WHERE version = ?1 AND idempotency_key = ?2",
     // kGetState
     "SELECT status, attempts FROM jobs WHERE id = lower(?1)",
     // kStart: PENDING|RUNNING -> RUNNING, a new attempt.
@@ -69,8 +77,8 @@ constexpr const char* kStatementSql[] = {
     "UPDATE jobs SET status = 'PENDING', error_message = ?3, updated_at = ?4 "
     "WHERE id = lower(?1) AND status = 'RUNNING' AND attempts = ?2",
     // kReject: PENDING, never started -> FAILED.
-    "UPDATE jobs SET status = 'FAILED', error_message = ?2, finished_at = ?3, updated_at = ?3 "
-    "WHERE id = lower(?1) AND status = 'PENDING' AND attempts = 0",
+    "UPDATE jobs SET status = 'FAILED', error_message = ?2, finished_at = ?3, updated_at = ?3, "
+    "idempotency_key = NULL WHERE id = lower(?1) AND status = 'PENDING' AND attempts = 0",
     // kRecoverReset
     "UPDATE jobs SET status = 'PENDING', updated_at = ?2 WHERE version = ?1 AND status = 'RUNNING'",
     // kRecoverList
@@ -109,6 +117,7 @@ Result<Job> RowToJob(const SqliteUse& row) {
   job.updated_at = FromUnixMicros(row.ColInt(11));
   job.started_at = row.ColTime(12);
   job.finished_at = row.ColTime(13);
+  job.idempotency_key = row.ColText(14);
   return job;
 }
 
@@ -117,7 +126,7 @@ void BindJob(SqliteUse& use, const Job& job) {
   use.Text(4, job.input_path).Text(5, job.output_path).Text(6, job.error_message);
   use.Int(7, job.attempts).Int(8, job.max_attempts).Text(9, job.worker_id).Text(10, job.request_id);
   use.Time(11, job.created_at).Time(12, job.updated_at);
-  use.Time(13, job.started_at).Time(14, job.finished_at);
+  use.Time(13, job.started_at).Time(14, job.finished_at).Text(15, job.idempotency_key);
 }
 
 // Creates or upgrades the schema in one IMMEDIATE transaction (a second process opening the same
@@ -250,6 +259,16 @@ Result<Job> SqliteStore::Get(std::string_view id) {
   int rc = use.Step();
   if (rc == SQLITE_DONE) return NotFound(fmt::format("job {} not found", id));
   if (rc != SQLITE_ROW) return TranslateSqliteError(db_.get(), rc, fmt::format("get job {}", id));
+  return RowToJob(use);
+}
+
+Result<Job> SqliteStore::FindByIdempotencyKey(std::string_view version, std::string_view key) {
+  std::lock_guard lock(mu_);
+  SqliteUse use(statements_[kFindByKey].get());
+  use.Text(1, version).Text(2, key);
+  int rc = use.Step();
+  if (rc == SQLITE_DONE) return NotFound(fmt::format("no {} job with this idempotency key", version));
+  if (rc != SQLITE_ROW) return TranslateSqliteError(db_.get(), rc, "find job by idempotency key");
   return RowToJob(use);
 }
 

@@ -57,6 +57,7 @@ class SqliteStore final : public JobStore {
 
   Status Create(const Job& job) override;
   Result<Job> Get(std::string_view id) override;
+  Result<Job> FindByIdempotencyKey(std::string_view version, std::string_view key) override;
   Result<Job> StartAttempt(const StartParams& params) override;
   Status Finish(const FinishParams& params) override;
   Status Requeue(const RequeueParams& params) override;
@@ -76,7 +77,7 @@ class SqliteStore final : public JobStore {
 
   // The cached statements; their SQL is in sqlite_store.cc (kStatementSql, same order).
   enum StatementId {
-    kInsert, kGet, kGetState, kStart, kFinish, kRequeue, kReject, kRecoverReset, kRecoverList, kCount,
+    kInsert, kGet, kFindByKey, kGetState, kStart, kFinish, kRequeue, kReject, kRecoverReset, kRecoverList, kCount,
     kBegin, kCommit, kRollback, kPing, kNumStatements
   };
 
