@@ -78,7 +78,12 @@ Status PrepareRabbitMqFolder(const RabbitMqPaths& paths) {
        "# Written by mqlab on first start; kept across restarts.\n"
        "loopback_users.guest = true\n"
        "log.console = false\n"
-       "log.file.level = info\n"},
+       "log.file.level = info\n"
+       "# A delivery unacknowledged this long closes its channel and is redelivered (3.10's\n"
+       "# default: 30 min). A worker holds a job for as long as predict runs, and a dead worker\n"
+       "# is noticed at once by its closed connection, so allow a day: a long job is never\n"
+       "# handed to a second worker while the first is alive.\n"
+       "consumer_timeout = 86400000\n"},
       {paths.advanced, "[].\n"},
       {paths.plugins, "[].\n"},
       {paths.env_conf, ""},

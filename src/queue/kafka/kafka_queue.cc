@@ -67,6 +67,13 @@ KafkaQueueOptions KafkaQueueOptions::From(const QueueOptions& o) {
   // jobs would wait too long to be worth it.
   k.session_timeout =
       std::clamp(o.lease, std::chrono::milliseconds(6000), std::chrono::milliseconds(300000));
+  // A job runs as long as it runs: on a rebalance (a worker joined or left) a live worker's
+  // in-flight jobs get up to the lease to finish before their partition moves, so a job shorter
+  // than the lease is never run a second time by the partition's next owner while its worker is
+  // alive. The rebalance waits for it (short jobs settle in milliseconds, so it rarely does).
+  // Below librdkafka's max.poll.interval.ms (300 s): blocking longer in the rebalance callback
+  // would make this member leave the group.
+  k.revoke_grace = std::min(k.session_timeout, std::chrono::milliseconds(240000));
   k.max_buffered =
       std::max<size_t>(k.max_buffered, 2 * static_cast<size_t>(std::max(o.prefetch, 1)));
   return k;

@@ -81,7 +81,8 @@ struct KafkaQueueOptions {
   // Default: 20 ms (≤ 50 commits/s per consumer).
   std::chrono::milliseconds commit_interval{20};
   // On revocation, how long in-flight deliveries of the revoked partitions may take to settle
-  // before they are given up (and redelivered by the new owner). Default: 1 s.
+  // before they are given up (and redelivered by the new owner). Default: 1 s; From() sets it
+  // to the session timeout (the worker's --lease), at most 240 s.
   std::chrono::milliseconds revoke_grace{1000};
   // Fetched messages buffered here before fetching pauses; it resumes at half. Pausing is costly
   // in librdkafka 2.0 (a resume refetches after ~0.1-0.4 s: with 500 the consumer ran at

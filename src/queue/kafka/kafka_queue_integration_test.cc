@@ -374,6 +374,13 @@ TEST(KafkaQueueTest, OptionsAreValidated) {
   generic.lease = milliseconds(1000);
   EXPECT_EQ(KafkaQueueOptions::From(generic).session_timeout, milliseconds(6000))
       << "clamped to the broker's minimum session";
+  EXPECT_EQ(KafkaQueueOptions::From(generic).revoke_grace, milliseconds(6000))
+      << "in-flight jobs keep their partition for the lease on a rebalance";
+  generic.lease = milliseconds(30000);
+  EXPECT_EQ(KafkaQueueOptions::From(generic).revoke_grace, milliseconds(30000));
+  generic.lease = milliseconds(600000);
+  EXPECT_EQ(KafkaQueueOptions::From(generic).revoke_grace, milliseconds(240000))
+      << "below librdkafka's max.poll.interval.ms";
 }
 
 }  // namespace

@@ -227,9 +227,8 @@ Result<std::string> ScriptRunner::Sha(RedisConnection& conn, const LuaScript& sc
   return sha;
 }
 
-Result<Reply> ScriptRunner::Run(RedisConnection& conn, const LuaScript& script,
-                                std::initializer_list<std::string_view> keys,
-                                std::initializer_list<std::string_view> args) {
+Result<Reply> ScriptRunner::Run(RedisConnection& conn, const LuaScript& script, const Args& keys,
+                                const Args& args) {
   auto sha = Sha(conn, script);
   if (!sha) return std::unexpected(sha.error());
   const std::string numkeys = std::to_string(keys.size());

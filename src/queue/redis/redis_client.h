@@ -164,7 +164,12 @@ class ScriptRunner {
  public:
   Result<Reply> Run(RedisConnection& conn, const LuaScript& script,
                     std::initializer_list<std::string_view> keys,
-                    std::initializer_list<std::string_view> args);
+                    std::initializer_list<std::string_view> args) {
+    return Run(conn, script, Args(keys), Args(args));
+  }
+  // For a number of arguments known only at run time.
+  Result<Reply> Run(RedisConnection& conn, const LuaScript& script, const Args& keys,
+                    const Args& args);
 
  private:
   Result<std::string> Sha(RedisConnection& conn, const LuaScript& script);

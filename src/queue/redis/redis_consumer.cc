@@ -90,7 +90,10 @@ class RedisDelivery final : public Delivery {
   ~RedisDelivery() override {
     // Released unsettled: back at once, same attempt. If the server is unreachable now, the entry
     // stays pending and the reaper brings it back after the lease.
-    if (!settled_) (void)shared_->Settle(id_, "requeue", payload_, "0");
+    if (!settled_) {
+      shared_->Unhold(id_);
+      (void)shared_->Settle(id_, "requeue", payload_, "0");
+    }
   }
 
   Status Ack() override {
@@ -123,6 +126,7 @@ class RedisDelivery final : public Delivery {
   Status MarkSettled() {
     if (settled_) return FailedPrecondition("delivery already settled");
     settled_ = true;
+    shared_->Unhold(id_);  // no heartbeat from here: the settle script ends the lease anyway
     return Ok();
   }
 
@@ -147,8 +151,58 @@ Result<std::unique_ptr<Delivery>> RedisQueue::Shared::MakeDelivery(
   } else {
     error = decoded.error().message;
   }
+  Hold(e->id);
   return std::make_unique<RedisDelivery>(self, std::move(e->id), std::move(e->payload),
                                          std::move(m), std::move(error));
+}
+
+void RedisQueue::Shared::Hold(const std::string& id) {
+  std::lock_guard lock(held_mu);
+  ++held[id];
+  if (keeper.joinable() || keeper_stop) return;
+  // The keeper only reads `this`: it is joined (StopKeeper, from RedisQueue::Close) before the
+  // queue lets go of its Shared.
+  keeper = std::thread([this] {
+    std::unique_lock lock(held_mu);
+    while (!keeper_stop) {
+      keeper_cv.wait_for(lock, HeartbeatInterval(), [this] { return keeper_stop; });
+      if (keeper_stop || held.empty()) continue;
+      lock.unlock();
+      (void)Heartbeat();  // a missed beat is covered by the next ones before the lease ends
+      lock.lock();
+    }
+  });
+}
+
+void RedisQueue::Shared::Unhold(const std::string& id) {
+  std::lock_guard lock(held_mu);
+  if (auto it = held.find(id); it != held.end() && --it->second <= 0) held.erase(it);
+}
+
+Result<int64_t> RedisQueue::Shared::Heartbeat() {
+  Args args{options.group, options.consumer};
+  std::vector<std::string> ids;
+  {
+    std::lock_guard lock(held_mu);
+    for (const auto& [id, n] : held) ids.push_back(id);
+  }
+  if (ids.empty()) return 0;
+  for (const std::string& id : ids) args.push_back(id);
+  auto r = Run<Reply>([&](RedisConnection& c) {
+    return scripts.Run(c, redis::kHeartbeatScript, Args{stream}, args);
+  });
+  if (!r) return std::unexpected(r.error());
+  if ((*r)->type == REDIS_REPLY_ERROR) return std::unexpected(redis::ReplyError(**r, "heartbeat"));
+  return static_cast<int64_t>((*r)->integer);
+}
+
+void RedisQueue::Shared::StopKeeper() {
+  {
+    std::lock_guard lock(held_mu);
+    keeper_stop = true;
+  }
+  keeper_cv.notify_all();
+  if (keeper.joinable() && keeper.get_id() != std::this_thread::get_id()) keeper.join();
 }
 
 Status RedisQueue::Shared::MaybePromote() {

@@ -142,6 +142,7 @@ Result<std::vector<DeadLetter>> RedisQueue::PeekDeadLetters(size_t limit) {
 void RedisQueue::Close() {
   Shared& s = *shared_;
   if (s.closed.exchange(true)) return;
+  s.StopKeeper();  // deliveries that outlive the queue are no longer extended
   // Leave the group tidy: remove this consumer if it holds nothing (best effort, bounded by the
   // connect timeout when the server is gone).
   (void)s.Run<Reply>([&](RedisConnection& c) {

@@ -26,9 +26,15 @@
 //             the earliest known due time passes, and at least every promote_interval for
 //             retries made by other processes
 //
-// Lease: a message held longer than `lease` may be taken over by another consumer, so the lease
-// must exceed the longest job (there is no lease extension); the slow consumer's later Ack is
-// still accepted (XACK does not check the owner) and the job store skips the duplicate.
+// Lease: a message held longer than `lease` without a heartbeat may be taken over by another
+// consumer. While a delivery is held, a keeper thread (started with the first delivery) extends
+// its lease every heartbeat_interval (lease / 3): a script XCLAIMs each held entry still pending
+// for this consumer with min-idle 0 and JUSTID, resetting its idle time. So a job longer than the
+// lease is never taken over while its worker is alive, and a dead worker's job comes back within
+// lease + reap_interval of its last heartbeat. If the worker stalls past the lease (no heartbeat
+// got through) and another consumer takes over, the slow consumer's later Ack is still accepted
+// (XACK does not check the owner) and the job store skips the duplicate. Once the queue is
+// closed, deliveries that outlive it are no longer extended.
 //
 // Threading: every method may be called from any thread. Connections come from a pool (each call
 // owns one for its duration); deliveries share the queue's state and may outlive it.
@@ -54,6 +60,8 @@ struct RedisQueueOptions {
   std::string consumer;
   // Held longer than this, a delivery is taken over by another consumer. Default: 30 s.
   std::chrono::milliseconds lease{30000};
+  // How often held deliveries' leases are extended. Default: 0 = lease / 3, within [50 ms, 10 s].
+  std::chrono::milliseconds heartbeat_interval{0};
   // How often a consumer looks for stale deliveries. Default: 0 = lease / 4, within [50 ms, 5 s].
   std::chrono::milliseconds reap_interval{0};
   // Longest wait before delayed retries made by other processes are promoted (this process's own

@@ -115,6 +115,7 @@ TEST(RedisQueueTest, ReaperReturnsAStaleDeliveryAfterTheLease) {
   ASSERT_TRUE(hung->Enqueue(m));
   auto held = ReceiveWithin(*hung, seconds(5));  // held, never settled: a hung consumer
   ASSERT_NE(held, nullptr);
+  hung->Close();  // its heartbeats stop, as a dead or hung process's do
   const auto held_at = SteadyClock::now();
 
   auto early = other->Receive({.timeout = kLease / 2});
@@ -140,6 +141,48 @@ TEST(RedisQueueTest, ReaperReturnsAStaleDeliveryAfterTheLease) {
   EXPECT_EQ(*none, nullptr);
   EXPECT_EQ(other->Depth().value_or(-1), 0);
   EXPECT_EQ(raw.Int({"XLEN", name + ":stream"}), 0) << "acked entries are deleted";
+}
+
+TEST(RedisQueueTest, HeartbeatsKeepALongJobFromATakeoverWhileItsWorkerLives) {
+  const std::string url = testing::TestServiceUrl("redis");
+  ASSERT_FALSE(url.empty());
+  const std::string name = UniqueName();
+  constexpr milliseconds kShort{1000};  // heartbeats every ~333 ms
+  auto busy = MustOpen({.url = url, .name = name, .consumer = "busy", .lease = kShort});
+  auto other = MustOpen({.url = url, .name = name, .consumer = "other", .lease = kShort});
+  ASSERT_TRUE(busy && other);
+  ASSERT_TRUE(busy->Enqueue(TestMessage(1)));
+  ASSERT_TRUE(busy->Enqueue(TestMessage(2)));
+  auto first = ReceiveWithin(*busy, seconds(5));
+  auto second = ReceiveWithin(*busy, seconds(5));
+  ASSERT_TRUE(first && second);
+  // A job four leases long: the other consumer, reaping all along, never gets it.
+  const auto until = SteadyClock::now() + 4 * kShort;
+  while (SteadyClock::now() < until) {
+    auto stolen = other->Receive({.timeout = milliseconds(200)});
+    ASSERT_TRUE(stolen) << stolen.error().ToString();
+    ASSERT_EQ(*stolen, nullptr) << "taken over while its worker was alive and beating";
+  }
+  Raw raw(url);
+  auto pending = raw.Do({"XPENDING", name + ":stream", "mqlab-workers", "-", "+", "10"});
+  ASSERT_TRUE(pending && pending->elements == 2);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(redis::ReplyString(*pending->element[i]->element[1]), "busy");
+    EXPECT_LT(pending->element[i]->element[2]->integer, kShort.count()) << "idle ms";
+    EXPECT_EQ(pending->element[i]->element[3]->integer, 1) << "heartbeats are not deliveries";
+  }
+  ASSERT_TRUE(first->Ack());  // settled: no longer extended, nothing to take over
+  // The worker dies holding the second job: its lease runs out and the other consumer gets it.
+  busy->Close();
+  const auto died_at = SteadyClock::now();
+  auto again = ReceiveWithin(*other, kShort + kShort / 4 + milliseconds(1500));
+  ASSERT_NE(again, nullptr) << "the dead worker's job never came back";
+  EXPECT_EQ(again->message().job_id, second->message().job_id);
+  RecordProperty("takeover_after_death_ms",
+                 static_cast<int>(std::chrono::duration_cast<milliseconds>(
+                                      SteadyClock::now() - died_at)
+                                      .count()));
+  ASSERT_TRUE(again->Ack());
 }
 
 TEST(RedisQueueTest, LuaPromoterMovesOnlyDueDelayedMessages) {
@@ -266,6 +309,7 @@ TEST(RedisQueueTest, DurableRestartKeepsReadyHeldAndDelayedMessages) {
   ASSERT_TRUE(held && to_delay);
   ASSERT_TRUE(to_delay->Retry(milliseconds(500)));
   ASSERT_TRUE(q->Enqueue(ready_m));
+  q->Close();  // the old consumer dies: no more heartbeats for `held`
   ASSERT_TRUE((*server)->Restart());  // SIGTERM: Redis fsyncs its AOF before exiting
 
   // A new consumer (the old one is "dead", its delivery still pending in the restored group).

@@ -10,9 +10,13 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 
 #include "queue/redis/redis_client.h"
 #include "queue/redis/redis_queue.h"
@@ -48,6 +52,24 @@ struct RedisQueue::Shared {
   std::atomic<int64_t> next_reap{0}, next_promote{0}, next_prune{0};
   std::atomic<bool> reaping{false}, promoting{false};
   std::string reap_cursor = "0-0";  // guarded by the reaper's turn
+
+  // Held entries (the heartbeat extends their leases): entry id → deliveries holding it (1, or
+  // 2 for an instant when the reaper hands an entry back to the consumer that held it).
+  std::mutex held_mu;
+  std::map<std::string, int> held;  // guarded by held_mu
+  std::condition_variable keeper_cv;
+  bool keeper_stop = false;  // guarded by held_mu
+  std::thread keeper;        // started with the first delivery; joined by StopKeeper
+
+  milliseconds HeartbeatInterval() const {
+    if (options.heartbeat_interval.count() > 0) return options.heartbeat_interval;
+    return std::clamp(options.lease / 3, milliseconds(50), milliseconds(10000));
+  }
+  void Hold(const std::string& id);
+  void Unhold(const std::string& id);
+  // Extends the leases of the held entries still ours; returns how many were extended.
+  Result<int64_t> Heartbeat();
+  void StopKeeper();
 
   milliseconds ReapInterval() const {
     if (options.reap_interval.count() > 0) return options.reap_interval;

@@ -96,6 +96,23 @@ end
 return removed
 )lua"};
 
+// Extends the leases of entries this consumer holds (the heartbeat). KEYS: stream. ARGV: group,
+// consumer, entry ids... For each id still pending *for this consumer*, XCLAIM with min-idle 0
+// and JUSTID resets its idle time (the lease XAUTOCLAIM measures) without counting a delivery;
+// an id another consumer took over meanwhile is left alone (its new holder runs it). Returns how
+// many were extended.
+inline constexpr LuaScript kHeartbeatScript{"heartbeat", R"lua(
+local n = 0
+for i = 3, #ARGV do
+  local p = redis.pcall('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1)
+  if type(p) == 'table' and p[1] and p[1][2] == ARGV[2] then
+    redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[i], 'JUSTID')
+    n = n + 1
+  end
+end
+return n
+)lua"};
+
 }  // namespace mqlab::queue::redis
 
 #endif  // MQLAB_QUEUE_REDIS_REDIS_SCRIPTS_H_
