@@ -1,5 +1,6 @@
 #include "mqlab/common/clock.h"
 
+#include <algorithm>
 #include <charconv>
 #include <ctime>
 
@@ -32,6 +33,11 @@ int64_t ToUnixMicros(WallTime t) {
 }
 
 WallTime FromUnixMicros(int64_t micros) {
+  // WallTime counts nanoseconds in an int64 (about ±292 years around 1970): saturate beyond that
+  // instead of overflowing (undefined behaviour) on a year-9999 RFC 3339 time or a hostile value.
+  constexpr int64_t kMax =
+      std::chrono::duration_cast<std::chrono::microseconds>(WallTime::duration::max()).count();
+  micros = std::clamp(micros, -kMax, kMax);
   return WallTime(std::chrono::duration_cast<WallTime::duration>(std::chrono::microseconds(micros)));
 }
 

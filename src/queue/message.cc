@@ -11,6 +11,10 @@ namespace mqlab::queue {
 constexpr size_t kMaxWireBytes = 4096;
 // Attempts beyond this are nonsense whatever max-attempts is configured.
 constexpr int kMaxAttempt = 1000000;
+// Latest enqueuedAt accepted, in unix µs: 2^62 ns, year 2116. WallTime counts nanoseconds in an
+// int64, so a later (or a negative) time would overflow in FromUnixMicros or in the worker's
+// `received_at - enqueued_at` (undefined behaviour; found by fuzz/queue_message_fuzzer.cc).
+constexpr int64_t kMaxEnqueuedAtMicros = (int64_t{1} << 62) / 1000;
 
 std::string EncodeMessage(const Message& m) {
   nlohmann::json j{{"jobId", m.job_id},
@@ -37,7 +41,8 @@ Result<Message> DecodeMessage(std::string_view wire) {
   }
   m.attempt = static_cast<int>(attempt->get<int64_t>());
   auto at = j.find("enqueuedAt");
-  if (at == j.end() || !at->is_number_integer()) {
+  if (at == j.end() || !at->is_number_integer() || at->get<int64_t>() < 0 ||
+      at->get<int64_t>() > kMaxEnqueuedAtMicros) {
     return InvalidArgument("message has no valid enqueuedAt");
   }
   m.enqueued_at = FromUnixMicros(at->get<int64_t>());

@@ -86,5 +86,18 @@ TEST(MessageCodecTest, RejectsWhatItCannotTrust) {
   EXPECT_TRUE(DecodeMessage("{\"jobId\":\"" + id + "\",\"attempt\":1,\"enqueuedAt\":0}"));
 }
 
+// Found by fuzz/queue_message_fuzzer.cc: an enqueuedAt beyond what WallTime (int64 ns) holds
+// overflowed on decoding (undefined behaviour); a negative one would overflow the worker's wait.
+TEST(MessageCodecTest, RejectsEnqueuedAtOutOfRange) {
+  const std::string head = "{\"jobId\":\"0b5d2c4e-8f1a-4c3b-9d2e-1f0a9b8c7d6e\",\"attempt\":1,";
+  for (std::string at : {"9223372036854775807", "-9223372036854775808", "18446744073709551615",
+                         "-1", "4611686018427388"}) {
+    EXPECT_FALSE(DecodeMessage(head + "\"enqueuedAt\":" + at + "}")) << at;
+  }
+  auto last = DecodeMessage(head + "\"enqueuedAt\":4611686018427387}");
+  ASSERT_TRUE(last) << last.error().ToString();
+  EXPECT_EQ(ToUnixMicros(last->enqueued_at), 4611686018427387);
+}
+
 }  // namespace
 }  // namespace mqlab::queue
