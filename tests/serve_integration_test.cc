@@ -322,6 +322,35 @@ TEST_F(ServeTest, IdempotencyKeyReturnsTheSameJobNeverASecondOne) {
       << metrics->body().substr(0, 4000);
 }
 
+TEST_F(ServeTest, MetricsListenServesMetricsApartFromTheApi) {
+  auto serve = StartServe({"--workers", "1", "--api-token", "s3cret", "--metrics-listen",
+                           "127.0.0.1:0"});
+  ASSERT_NE(serve, nullptr);
+  const std::string log = serve->Log();
+  const auto at = log.find("metrics on http://");
+  ASSERT_NE(at, std::string::npos) << log;
+  const std::string metrics_url = log.substr(at + 11, log.find("/metrics", at + 11) - (at + 11));
+  ASSERT_NE(metrics_url, serve->url()) << "the metrics listener has its own port";
+  http::Client api = ClientFor(*serve);
+  auto on_api = api.Do(http::Verb::get, "/metrics", "", {{"Authorization", "Bearer s3cret"}});
+  ASSERT_TRUE(on_api);
+  EXPECT_EQ(on_api->result_int(), 404) << "no /metrics on the API's listener";
+  auto submitted = api.Do(http::Verb::post, "/mem/ocr/jobs", R"({"inputPath":"a.png"})",
+                          {{"Authorization", "Bearer s3cret"}});
+  ASSERT_TRUE(submitted && submitted->result_int() == 202);
+
+  http::Client ops(*http::ParseHttpUrl(metrics_url));
+  auto metrics = ops.Do(http::Verb::get, "/metrics");  // no token asked on the ops listener
+  ASSERT_TRUE(metrics);
+  EXPECT_EQ(metrics->result_int(), 200);
+  EXPECT_NE(metrics->body().find("mqlab_jobs_enqueued_total{backend=\"memory\"} 1"),
+            std::string::npos);
+  EXPECT_EQ(ops.Do(http::Verb::get, "/readyz")->result_int(), 200);
+  EXPECT_EQ(ops.Do(http::Verb::post, "/mem/ocr/jobs", R"({"inputPath":"a.png"})")->result_int(),
+            404)
+      << "the ops listener serves no API";
+}
+
 TEST(CliTest, MisuseIsOneLineAndExitCode2) {
   for (std::vector<std::string> args :
        {std::vector<std::string>{"serve", "--bogus"}, {"serve", "--workers", "0"},

@@ -205,12 +205,17 @@ Status RegisterApiRoutes(http::Router& router, ApiContext& ctx) {
                         });
     if (!s) return s;
   }
+  return RegisterOpsRoutes(router, ctx, !ctx.metrics_elsewhere);
+}
+
+Status RegisterOpsRoutes(http::Router& router, ApiContext& ctx, bool with_metrics) {
+  using http::Verb;
   auto s = router.Add(Verb::get, "/healthz",
                       [](const Request&, const RouteParams&) { return Healthz(); });
   if (!s) return s;
   s = router.Add(Verb::get, "/readyz",
                  [&ctx](const Request&, const RouteParams&) { return Ready(ctx); });
-  if (!s) return s;
+  if (!s || !with_metrics) return s;
   return router.Add(Verb::get, "/metrics",
                     [&ctx](const Request&, const RouteParams&) { return Metrics(ctx); });
 }

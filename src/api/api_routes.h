@@ -48,12 +48,17 @@ struct ApiContext {
   // Set when the process is stopping: /readyz answers 503 so balancers drain it.
   const std::atomic<bool>* stopping = nullptr;
   std::string api_token;  // empty: no authentication
+  // /metrics is served by an ops listener of its own (--metrics-listen), not on the API's.
+  bool metrics_elsewhere = false;
   // What to tell the user about an unconfigured version ("v3" → "start … with --store …").
   std::function<std::string(const std::string& version)> how_to_configure;
 };
 
-// Registers every route on `router`.
+// Registers every route on `router`: the versions' routes and the ops routes (/healthz, /readyz,
+// and /metrics unless context.metrics_elsewhere).
 Status RegisterApiRoutes(http::Router& router, ApiContext& context);
+// Registers /healthz, /readyz and, with `with_metrics`, /metrics (the ops listener's routes).
+Status RegisterOpsRoutes(http::Router& router, ApiContext& context, bool with_metrics);
 
 // The server's handler: routes through `router`, counts requests and latency per version and
 // route pattern, assigns request ids, checks the API token. `router` and `context` must outlive

@@ -37,6 +37,7 @@ Result<std::unique_ptr<ApiApp>> ApiApp::Create(const ApiConfig& config,
   ctx.metrics = raw->metrics_.get();
   ctx.stopping = &raw->stopping_;
   ctx.api_token = config.api_token;
+  ctx.metrics_elsewhere = config.metrics_server.has_value();
   ctx.readiness = [raw]() -> Status { return raw->store_ ? raw->store_->Ping() : Ok(); };
   ctx.how_to_configure = [raw](const std::string& version) -> std::string {
     if (version == "v0" || version == "v1" || version == "v2") {
@@ -53,6 +54,11 @@ Result<std::unique_ptr<ApiApp>> ApiApp::Create(const ApiConfig& config,
   if (auto s = api::RegisterApiRoutes(*raw->router_, ctx); !s) return std::unexpected(s.error());
   raw->http_ = std::make_unique<HttpRuntime>(config.http, api::InstrumentedHandler(*raw->router_, ctx));
   ctx.blocking = &raw->http_->blocking();
+  if (config.metrics_server) {
+    auto ops = OpsListener::Create(*config.metrics_server, ctx);
+    if (!ops) return std::unexpected(ops.error());
+    raw->ops_ = std::move(*ops);
+  }
   sync::SyncOptions sopts = config.sync;
   sopts.data_dir = config.data_dir;
   sopts.backpressure = config.admission.backpressure;
@@ -104,6 +110,9 @@ std::vector<std::string> ApiApp::LiveVersions() const {
 ApiApp::~ApiApp() { Stop(); }
 
 Status ApiApp::Start() {
+  if (ops_) {
+    if (auto s = ops_->Start(); !s) return s;
+  }
   if (auto s = http_->Listen(); !s) return s;
   http_->Start();
   started_ = true;
@@ -116,6 +125,7 @@ void ApiApp::Stop() {
   stopping_ = true;
   sync_->Close();  // waiting sync requests are answered 503 at once
   http_->Stop();
+  if (ops_) ops_->Stop();
   for (auto& [_, q] : queues_) q->Close();
 }
 
@@ -130,8 +140,9 @@ int RunApi(const ApiConfig& config, std::shared_ptr<spdlog::logger> log) {
     return 1;
   }
   auto live = (*app)->LiveVersions();
-  fmt::print("mqlab api: listening on {} (live: {})\n", (*app)->BaseUrl(),
-             live.empty() ? std::string("none") : fmt::format("{}", fmt::join(live, ", ")));
+  fmt::print("mqlab api: listening on {} (live: {}; metrics on {})\n", (*app)->BaseUrl(),
+             live.empty() ? std::string("none") : fmt::format("{}", fmt::join(live, ", ")),
+             (*app)->MetricsUrl());
   std::fflush(stdout);
   int sig = WaitForStopSignal();
   log->info("api: {} received, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,7 @@
 #include "api/job_service.h"
 #include "app/backends.h"
 #include "app/http_runtime.h"
+#include "app/ops_listener.h"
 #include "metrics/mqlab_metrics.h"
 #include "metrics/registry.h"
 #include "mqlab/store/job_store.h"
@@ -45,6 +47,9 @@ struct ApiConfig {
   // Queue/topic name of V4-V6 (V3's queue is the store's table). Default: "mqlab_jobs".
   std::string queue_name = "mqlab_jobs";
   std::string api_token;
+  // --metrics-listen: serve /metrics (with /healthz, /readyz) on this address instead of the API's
+  // listener. Default: unset = on the API's listener.
+  std::optional<http::ServerOptions> metrics_server;
 };
 
 class ApiApp {
@@ -55,6 +60,8 @@ class ApiApp {
   Status Start();
   void Stop();
   std::string BaseUrl() const { return http_->BaseUrl(); }
+  // Where /metrics is served: "<base url>/metrics", on the ops listener when there is one.
+  std::string MetricsUrl() const { return (ops_ ? ops_->BaseUrl() : BaseUrl()) + "/metrics"; }
   // The versions that are live, for the start-up line.
   std::vector<std::string> LiveVersions() const;
 
@@ -72,6 +79,7 @@ class ApiApp {
   api::ApiContext context_;
   std::unique_ptr<http::Router> router_;
   std::unique_ptr<HttpRuntime> http_;
+  std::unique_ptr<OpsListener> ops_;  // when metrics_server is set
   std::unique_ptr<sync::SyncVersions> sync_;
   std::atomic<bool> stopping_{false};
   bool started_ = false;

@@ -74,6 +74,7 @@ Result<std::unique_ptr<EmbeddedApp>> EmbeddedApp::Create(const ServeConfig& conf
   ctx.metrics = raw->metrics_.get();
   ctx.stopping = &raw->stopping_;
   ctx.api_token = config.api_token;
+  ctx.metrics_elsewhere = config.metrics_server.has_value();
   ctx.readiness = [raw] { return raw->store_->Ping(); };
   ctx.how_to_configure = [](const std::string& version) {
     return fmt::format("`mqlab serve` runs the mem version only; {} needs `mqlab api` with its "
@@ -84,12 +85,20 @@ Result<std::unique_ptr<EmbeddedApp>> EmbeddedApp::Create(const ServeConfig& conf
   HttpRuntimeOptions hopts = config.http;
   raw->http_ = std::make_unique<HttpRuntime>(hopts, api::InstrumentedHandler(*raw->router_, ctx));
   ctx.blocking = &raw->http_->blocking();
+  if (config.metrics_server) {
+    auto ops = OpsListener::Create(*config.metrics_server, ctx);
+    if (!ops) return std::unexpected(ops.error());
+    raw->ops_ = std::move(*ops);
+  }
   return app;
 }
 
 EmbeddedApp::~EmbeddedApp() { Stop(); }
 
 Status EmbeddedApp::Start() {
+  if (ops_) {
+    if (auto s = ops_->Start(); !s) return s;
+  }
   if (auto s = http_->Listen(); !s) return s;
   worker_->Start();
   http_->Start();
@@ -102,6 +111,7 @@ bool EmbeddedApp::Stop() {
   started_ = false;
   stopping_ = true;
   http_->Stop();
+  if (ops_) ops_->Stop();
   bool drained = worker_->Stop(config_.shutdown_grace);
   queue_->Close();
   const auto st = worker_->stats();

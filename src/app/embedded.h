@@ -18,6 +18,7 @@
 #include <atomic>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <spdlog/logger.h>
@@ -25,6 +26,7 @@
 #include "api/api_routes.h"
 #include "api/job_service.h"
 #include "app/http_runtime.h"
+#include "app/ops_listener.h"
 #include "metrics/mqlab_metrics.h"
 #include "metrics/registry.h"
 #include "mqlab/model/predictor.h"
@@ -48,6 +50,9 @@ struct ServeConfig {
   // How long in-flight jobs may take to finish at stop. Default: 30 s.
   std::chrono::milliseconds shutdown_grace{30000};
   std::string api_token;  // Default: "" (no authentication)
+  // --metrics-listen: serve /metrics (with /healthz, /readyz) on this address instead of the API's
+  // listener. Default: unset = on the API's listener.
+  std::optional<http::ServerOptions> metrics_server;
 };
 
 class EmbeddedApp {
@@ -63,6 +68,8 @@ class EmbeddedApp {
   bool Stop();
 
   std::string BaseUrl() const { return http_->BaseUrl(); }
+  // Where /metrics is served: "<base url>/metrics", on the ops listener when there is one.
+  std::string MetricsUrl() const { return (ops_ ? ops_->BaseUrl() : BaseUrl()) + "/metrics"; }
   worker::Worker& worker() { return *worker_; }
   size_t recovered() const { return recovered_; }
 
@@ -81,6 +88,7 @@ class EmbeddedApp {
   api::ApiContext context_;
   std::unique_ptr<http::Router> router_;
   std::unique_ptr<HttpRuntime> http_;
+  std::unique_ptr<OpsListener> ops_;  // when metrics_server is set
   std::atomic<bool> stopping_{false};
   size_t recovered_ = 0;
   bool started_ = false;

@@ -93,8 +93,9 @@ int RunServe(const ServeConfig& config, int demo_jobs, std::shared_ptr<spdlog::l
     return 1;
   }
   // The one line scripts and tests wait for; flushed at once.
-  fmt::print("mqlab serve: listening on {} ({} workers, data in {})\n", (*app)->BaseUrl(),
-             config.worker.concurrency, config.data_dir.string());
+  fmt::print("mqlab serve: listening on {} ({} workers, data in {}; metrics on {})\n",
+             (*app)->BaseUrl(), config.worker.concurrency, config.data_dir.string(),
+             (*app)->MetricsUrl());
   std::fflush(stdout);
   int code = 0;
   if (demo_jobs > 0) {

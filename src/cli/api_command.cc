@@ -24,6 +24,7 @@ struct ApiFlags {
   std::string pg_schema = "public";
   std::string queue_name = "mqlab_jobs";
   std::string api_token;
+  std::string metrics_listen;  // empty: /metrics on --listen
 };
 
 int RunApiCommand(const ApiFlags& f) {
@@ -57,6 +58,13 @@ int RunApiCommand(const ApiFlags& f) {
   c.pg_schema = f.pg_schema;
   c.queue_name = f.queue_name;
   c.api_token = f.api_token;
+  if (!f.metrics_listen.empty()) {
+    auto mhp = ParseHostPort(f.metrics_listen);
+    if (!mhp) return UsageError("--metrics-listen: " + mhp.error().message);
+    c.metrics_server = http::ServerOptions{};
+    c.metrics_server->host = mhp->host;
+    c.metrics_server->port = mhp->port;
+  }
   return app::RunApi(c, MakeLogger("api", f.common.log));
 }
 
@@ -102,6 +110,9 @@ Runner AddApiCommand(CLI::App& root) {
       ->check(CLI::Range(1, 256));
   cmd->add_option("--api-token", f->api_token, "Require `Authorization: Bearer TOKEN` (not on /healthz)")
       ->envname("MQLAB_API_TOKEN");
+  Flag(cmd, "--metrics-listen", f->metrics_listen,
+       "HOST:PORT for /metrics (and /healthz, /readyz) apart from the API, no token asked there "
+       "(default: on --listen)");
   return [f] { return RunApiCommand(*f); };
 }
 

@@ -19,6 +19,7 @@ struct ServeFlags {
   int demo = 0;
   int io_threads = 0;
   std::string api_token;
+  std::string metrics_listen;  // empty: /metrics on --listen
 };
 
 int RunServeCommand(const ServeFlags& f) {
@@ -40,6 +41,13 @@ int RunServeCommand(const ServeFlags& f) {
   c.queue_capacity = f.queue_capacity;
   c.shutdown_grace = std::chrono::milliseconds(static_cast<int64_t>(f.shutdown_grace_s * 1000));
   c.api_token = f.api_token;
+  if (!f.metrics_listen.empty()) {
+    auto mhp = ParseHostPort(f.metrics_listen);
+    if (!mhp) return UsageError("--metrics-listen: " + mhp.error().message);
+    c.metrics_server = http::ServerOptions{};
+    c.metrics_server->host = mhp->host;
+    c.metrics_server->port = mhp->port;
+  }
   if (!f.store.empty() && !f.store.starts_with("sqlite:")) {
     return UsageError("--store: serve keeps its jobs in SQLite (sqlite:PATH)");
   }
@@ -72,6 +80,9 @@ Runner AddServeCommand(CLI::App& root) {
       ->check(CLI::Range(0, 1000000));
   Flag(cmd, "--io-threads", f->io_threads, "HTTP threads (0: one per core)")->check(CLI::Range(0, 256));
   Flag(cmd, "--api-token", f->api_token, "Require `Authorization: Bearer TOKEN` (not on /healthz)");
+  Flag(cmd, "--metrics-listen", f->metrics_listen,
+       "HOST:PORT for /metrics (and /healthz, /readyz) apart from the API, no token asked there "
+       "(default: on --listen)");
   return [f] { return RunServeCommand(*f); };
 }
 
