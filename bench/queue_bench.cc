@@ -97,6 +97,9 @@ struct Config {
   int latency_rate = 50;
   double latency_seconds = 4;
   std::string perf_test_cp, kafka_cp, work_dir, json_out;
+  // Per-job work: the drain's consumers sleep this long before the Ack, the worker's predictor
+  // takes this long (bench/peers' 1 ms round). 0: zero-work jobs.
+  int work_us = 0;
 };
 
 // Jobs per run, per backend: sized so that each timed phase lasts about a second or more here.
@@ -187,7 +190,7 @@ Result<double> Parallel(int n, int threads, const std::function<Status(int)>& bo
 // time of the first message received and of the latest Ack.
 class Consumers {
  public:
-  Consumers(queue::JobQueue& q, int threads) : q_(q) {
+  Consumers(queue::JobQueue& q, int threads, int work_us = 0) : q_(q), work_us_(work_us) {
     for (int t = 0; t < threads; ++t) threads_.emplace_back([this] { Loop(); });
   }
   ~Consumers() {
@@ -223,6 +226,7 @@ class Consumers {
       if (!*d) continue;
       int64_t zero = 0;
       first_ns_.compare_exchange_strong(zero, NowNs());
+      if (work_us_ > 0) std::this_thread::sleep_for(std::chrono::microseconds(work_us_));
       if ((*d)->Ack()) {
         last_ack_ns_ = NowNs();
         ++acked_;
@@ -232,6 +236,7 @@ class Consumers {
     }
   }
   queue::JobQueue& q_;
+  const int work_us_;
   std::atomic<bool> stop_{false};
   std::atomic<int64_t> acked_{0}, receive_errors_{0}, ack_errors_{0}, first_ns_{0}, last_ack_ns_{0};
   std::vector<std::thread> threads_;
@@ -248,7 +253,7 @@ Result<std::pair<double, double>> RunDrain(const Config& cfg, const std::string&
   if (!q) return std::unexpected(q.error());
   auto enq = Parallel(n, 4, [&](int) { return (*q)->Enqueue(NewMessage()); });
   if (!enq) return std::unexpected(enq.error());
-  Consumers c(**q, consumers);
+  Consumers c(**q, consumers, cfg.work_us);
   if (!c.WaitFor(n, kRunTimeout)) return std::unexpected(RunFailed("drain", c));
   return std::pair{n / Secs(c.last_ack_ns() - c.first_ns()), *enq};
 }
@@ -408,7 +413,7 @@ Result<std::pair<double, double>> RunWorker(const Config& cfg, const std::string
 
   TimedQueue timed(**wq);
   TempFolder data("qbench-worker");
-  model::Predictor predictor(data.path(), {.service_time = std::chrono::microseconds(0),
+  model::Predictor predictor(data.path(), {.service_time = std::chrono::microseconds(cfg.work_us),
                                            .write_output = false});
   metrics::Registry registry;
   metrics::MqlabMetrics metrics(registry);
@@ -812,7 +817,35 @@ int Run(int argc, char** argv) {
   app.add_option("--perf-test-cp", cfg.perf_test_cp, "Folder of RabbitMQ PerfTest's jars");
   app.add_option("--kafka-cp", cfg.kafka_cp, "Folder of the Kafka jars (kafka-tools among them)");
   app.add_option("--json", cfg.json_out, "Write the result here");
+  std::string single;
+  int single_consumers = 1, single_jobs = 1000;
+  app.add_option("--single", single,
+                 "One figure, one run, as one JSON line on stdout (bench/peers): drain, worker or "
+                 "pickup of the first --backends")
+      ->check(CLI::IsMember({"drain", "worker", "pickup"}));
+  app.add_option("--consumers", single_consumers, "--single: consumers (worker concurrency)");
+  app.add_option("--jobs", single_jobs, "--single: jobs");
+  app.add_option("--work-us", cfg.work_us, "Per-job work in µs (drain: sleep before Ack; worker: "
+                                           "predict time)")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+
+  if (!single.empty()) {
+    TempFolder work("queue-bench");
+    cfg.work_dir = work.path();
+    const std::string kind = cfg.backends.front();
+    json r;
+    if (single == "pickup") {
+      auto p = RunPickup(cfg, kind);
+      r = p ? *p : json{{"error", p.error().message}};
+    } else {
+      auto p = single == "drain" ? RunDrain(cfg, kind, single_jobs, single_consumers)
+                                 : RunWorker(cfg, kind, single_jobs, single_consumers);
+      r = p ? json{{"jobsPerSecond", p->first}, {"fillPerSecond", p->second}}
+            : json{{"error", p.error().message}};
+    }
+    fmt::print("{}\n", r.dump());
+    return r.contains("error") ? 1 : 0;
+  }
 
   TempFolder work("queue-bench");
   cfg.work_dir = work.path();
