@@ -21,6 +21,7 @@ Runner AddStudyCommand(CLI::App& root);
 Runner AddLoadCommand(CLI::App& root);
 Runner AddReportCommand(CLI::App& root);
 Runner AddCompareCommand(CLI::App& root);
+Runner AddChaosCommand(CLI::App& root);
 
 // Parses argv and runs the chosen subcommand. Usage errors print one line and return 2.
 int Main(int argc, char** argv);

@@ -41,6 +41,7 @@ int Main(int argc, char** argv) {
   add(AddLoadCommand(root));
   add(AddReportCommand(root));
   add(AddCompareCommand(root));
+  add(AddChaosCommand(root));
   try {
     root.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -6,6 +6,7 @@
 
 #include "report/html.h"
 #include "report/results.h"
+#include "report/stability.h"
 #include "report/summary.h"
 
 namespace mqlab::report {
@@ -32,7 +33,12 @@ Status WriteAtomically(const fs::path& path, const std::string& text) {
   return Ok();
 }
 
-Status WriteFiles(const Report& r, const fs::path& dir) {
+Status WriteFiles(const Report& in, const fs::path& dir) {
+  Report r = in;
+  if (std::ifstream chaos(dir / kChaosFile); chaos) {
+    r.chaos = nlohmann::json::parse(chaos, nullptr, false);
+    if (!r.chaos.is_object() || r.chaos.value("schema", "") != "mqlab.chaos/1") r.chaos = nullptr;
+  }
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) return Unavailable(fmt::format("cannot create {}: {}", dir.string(), ec.message()));

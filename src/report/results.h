@@ -114,6 +114,9 @@ struct Report {
   std::optional<PrometheusInfo> prometheus;
   std::vector<std::string> warnings;
   nlohmann::json raw;  // the whole document, as read
+  // chaos.json found beside results.json (`mqlab chaos --out` the study's folder), or null: then
+  // the goal tables end with the Stability table (report/stability.h).
+  nlohmann::json chaos;
 
   // The cell with this version, worker count and backpressure, or nullptr.
   const Cell* Find(std::string_view version, int workers, std::string_view backpressure) const;

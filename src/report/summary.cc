@@ -5,6 +5,8 @@
 #include <cmath>
 #include <set>
 
+#include "report/stability.h"
+
 namespace mqlab::report {
 namespace {
 
@@ -180,7 +182,9 @@ std::string FactsLine(const Facts& facts, std::string_view if_none = kDash) {
 }  // namespace
 
 std::vector<Table> GoalTables(const Report& r) {
-  return {SyncAsyncTable(r), WorkersTable(r), BackpressureTable(r)};
+  std::vector<Table> tables = {SyncAsyncTable(r), WorkersTable(r), BackpressureTable(r)};
+  if (r.chaos.is_object()) tables.push_back(StabilityTable(r.chaos));  // `mqlab chaos` beside it
+  return tables;
 }
 
 HarnessLine DescribeHarness(const Report& r) {

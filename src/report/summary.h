@@ -26,7 +26,8 @@
 
 namespace mqlab::report {
 
-// The three goal tables, in the order above. A table whose comparison needs cells the study did
+// The three goal tables, in the order above, then the Stability table when the report has
+// chaos.json (report/stability.h). A table whose comparison needs cells the study did
 // not run (e.g. backpressure off) is still returned, with no rows.
 std::vector<Table> GoalTables(const Report& r);
 
