@@ -51,6 +51,11 @@ class RawConnection {
     beast::error_code ignored;
     socket_.close(ignored);
   }
+  // Half-closes: the client will send nothing more (EOF at the server), but still reads.
+  void ShutdownSend() {
+    beast::error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_send, ignored);
+  }
   void Send(std::string_view bytes) {
     beast::error_code ignored;  // the server may have closed already: the test checks that
     net::write(socket_, net::buffer(bytes), ignored);
@@ -75,8 +80,9 @@ class RawConnection {
     return parser.release();
   }
   // True if the server closes the connection (EOF or reset) within `timeout`; data that
-  // arrives meanwhile is dropped.
-  bool WaitClosed(std::chrono::milliseconds timeout = 5s) {
+  // arrives meanwhile is dropped, or makes it false unless `allow_data`.
+  bool WaitClosed(std::chrono::milliseconds timeout = 5s, bool allow_data = true) {
+    if (!allow_data && buffer_.size() > 0) return false;  // read along with a response
     const auto deadline = Clock::now() + timeout;
     for (;;) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
@@ -89,6 +95,7 @@ class RawConnection {
       });
       if (!RunUntil(done, left)) return false;
       if (ec) return ec == net::error::eof || ec == net::error::connection_reset;
+      if (!allow_data) return false;
     }
   }
 
@@ -249,6 +256,106 @@ TEST_F(ServerTest, MalformedRequestGets400AndClose) {
   EXPECT_EQ(res->result(), HttpStatus::bad_request);
   EXPECT_EQ(BodyOf(*res)["error"], "bad_request");
   EXPECT_TRUE(conn.WaitClosed());
+}
+
+// Hostile or broken request heads and framings, each on its own connection: a 400 with a JSON
+// body, then the connection closes (nothing after a framing error can be trusted).
+TEST_F(ServerTest, MalformedHeadersAndFramingGet400JsonAndClose) {
+  StartServer();
+  static constexpr char kBinaryMethod[] = "\0\x01\x02 /echo HTTP/1.1\r\n\r\n";
+  const std::vector<std::string> bad = {
+      "GET /echo HTTP/1.1\r\nNoColonHere\r\n\r\n",
+      "GET /echo HTTP/1.1\r\nBad Name: x\r\n\r\n",
+      "GET /echo HTTP/1.1\r\nX-Ctl: a\x01b\r\n\r\n",
+      "GET /echo HTTP/1.x\r\n\r\n",
+      "GET  /echo HTTP/1.1\r\n\r\n",
+      std::string(kBinaryMethod, sizeof kBinaryMethod - 1),
+      "POST /echo HTTP/1.1\r\nContent-Length: abc\r\n\r\n",
+      "POST /echo HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
+      "POST /echo HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
+      "POST /echo HTTP/1.1\r\nContent-Length: 99999999999999999999999\r\n\r\n",
+      "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
+  };
+  for (const std::string& request : bad) {
+    SCOPED_TRACE(::testing::PrintToString(request));
+    RawConnection conn(endpoint_);
+    conn.Send(request);
+    std::optional<Response> res = conn.ReadResponse();
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->result(), HttpStatus::bad_request);
+    EXPECT_EQ(BodyOf(*res)["error"], "bad_request");
+    EXPECT_FALSE(res->keep_alive());
+    EXPECT_TRUE(conn.WaitClosed());
+  }
+  EXPECT_TRUE(WaitFor([&] { return server_->active_connections() == 0; }));
+}
+
+// Pipelined requests are answered in order up to a malformed one, which gets its 400; what
+// follows it on the connection is never served.
+TEST_F(ServerTest, PipelinedRequestsUpToAMalformedOneAreAnsweredThenClosed) {
+  StartServer();
+  RawConnection conn(endpoint_);
+  conn.Send(Get("/echo/1") + "POST /echo/2 HTTP/1.1\r\nHost: test\r\nContent-Length: 3\r\n\r\nabc" +
+            "NOT HTTP AT ALL\r\n\r\n" + Get("/echo/4"));
+  std::optional<Response> first = conn.ReadResponse();
+  ASSERT_TRUE(first);
+  EXPECT_EQ(BodyOf(*first)["target"], "/echo/1");
+  std::optional<Response> second = conn.ReadResponse();
+  ASSERT_TRUE(second);
+  EXPECT_EQ(BodyOf(*second)["target"], "/echo/2");
+  EXPECT_EQ(BodyOf(*second)["bodySize"], 3);
+  std::optional<Response> third = conn.ReadResponse();
+  ASSERT_TRUE(third);
+  EXPECT_EQ(third->result(), HttpStatus::bad_request);
+  EXPECT_EQ(BodyOf(*third)["error"], "bad_request");
+  EXPECT_FALSE(third->keep_alive());
+  EXPECT_TRUE(conn.WaitClosed(5s, /*allow_data=*/false));  // /echo/4 is not answered
+}
+
+// A pipelined `Connection: close` is the last request served; HTTP/1.0 without keep-alive too.
+TEST_F(ServerTest, PipelinedConnectionCloseIsTheLastRequestServed) {
+  StartServer();
+  RawConnection conn(endpoint_);
+  conn.Send(Get("/echo/1") + Get("/echo/2", "Connection: close\r\n") + Get("/echo/3"));
+  std::optional<Response> first = conn.ReadResponse();
+  ASSERT_TRUE(first);
+  EXPECT_TRUE(first->keep_alive());
+  std::optional<Response> second = conn.ReadResponse();
+  ASSERT_TRUE(second);
+  EXPECT_EQ(BodyOf(*second)["target"], "/echo/2");
+  EXPECT_FALSE(second->keep_alive());
+  EXPECT_TRUE(conn.WaitClosed(5s, /*allow_data=*/false));  // /echo/3 is not answered
+
+  RawConnection old(endpoint_);
+  old.Send("GET /echo/10 HTTP/1.0\r\n\r\n" + Get("/echo/11"));
+  std::optional<Response> res = old.ReadResponse();
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->version(), 10u);
+  EXPECT_EQ(BodyOf(*res)["target"], "/echo/10");
+  EXPECT_TRUE(old.WaitClosed(5s, /*allow_data=*/false));
+}
+
+// A client that stops in the middle of a request (headers or body) and half-closes gets no
+// response: the connection is closed at once, without waiting for the read deadline.
+TEST_F(ServerTest, TruncatedRequestIsClosedWithoutAResponse) {
+  StartServer({.read_timeout = 30s});
+  for (std::string partial : {std::string("GET /echo HTTP/1.1\r\nHost: te"),
+                              std::string("POST /echo HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc"),
+                              Get("/echo/1") + "GET /ec"}) {
+    SCOPED_TRACE(partial);
+    RawConnection conn(endpoint_);
+    conn.Send(partial);
+    conn.ShutdownSend();
+    const auto start = Clock::now();
+    if (partial.starts_with(Get("/echo/1"))) {
+      std::optional<Response> complete = conn.ReadResponse();  // the whole first request
+      ASSERT_TRUE(complete);
+      EXPECT_EQ(BodyOf(*complete)["target"], "/echo/1");
+    }
+    EXPECT_TRUE(conn.WaitClosed(2s, /*allow_data=*/false));  // no response for the partial one
+    EXPECT_LT(Clock::now() - start, 3s);
+  }
+  EXPECT_TRUE(WaitFor([&] { return server_->active_connections() == 0; }));
 }
 
 TEST_F(ServerTest, SlowLorisIsCutOffAtTheReadDeadline) {

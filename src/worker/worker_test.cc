@@ -156,6 +156,27 @@ TEST_F(WorkerTest, MalformedMessageIsDeadLetteredWithReason) {
   EXPECT_EQ(w->stats().dead_lettered, 1);
 }
 
+// After a malformed and an unknown message, each dead-lettered with its reason, the worker goes
+// on with the next job.
+TEST_F(WorkerTest, GoesOnAfterMalformedAndUnknownMessages) {
+  auto w = MakeWorker({.service_time = std::chrono::microseconds(0)});
+  std::string reason;
+  w->Handle(std::make_unique<MalformedDelivery>(&reason));
+  EXPECT_EQ(reason, "malformed message: message is not a JSON object");
+  const std::string ghost = NewJobId();
+  ASSERT_TRUE(queue_.Enqueue({.job_id = ghost, .attempt = 1, .enqueued_at = Clock::Real().Now()}));
+  const std::string real = Submit();
+  w->Start();
+  ASSERT_TRUE(Eventually([&] { return w->stats().succeeded == 1; }));
+  EXPECT_TRUE(w->Stop(milliseconds(5000)));
+  EXPECT_EQ(w->stats().dead_lettered, 2);
+  EXPECT_EQ(StatusOf(real), JobStatus::kSuccess);
+  auto dead = queue_.PeekDeadLetters(10).value();
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].message.job_id, ghost);
+  EXPECT_NE(dead[0].reason.find("unknown job"), std::string::npos) << dead[0].reason;
+}
+
 TEST_F(WorkerTest, StopDrainsJobsInFlight) {
   auto w = MakeWorker({.service_time = milliseconds(300)}, 2);
   std::string a = Submit(), b = Submit();
