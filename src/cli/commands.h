@@ -22,6 +22,7 @@ Runner AddLoadCommand(CLI::App& root);
 Runner AddReportCommand(CLI::App& root);
 Runner AddCompareCommand(CLI::App& root);
 Runner AddChaosCommand(CLI::App& root);
+Runner AddOverloadCommand(CLI::App& root);
 
 // Parses argv and runs the chosen subcommand. Usage errors print one line and return 2.
 int Main(int argc, char** argv);

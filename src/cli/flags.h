@@ -7,10 +7,14 @@
 #define MQLAB_CLI_FLAGS_H_
 
 #include <cstdint>
+#include <stdexcept>
+#include <type_traits>
+#include <vector>
 #include <string>
 #include <string_view>
 
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
 
 #include "common/logging.h"
 #include "mqlab/common/status.h"
@@ -60,6 +64,40 @@ void AddLogFlags(CLI::App* cmd, LogOptions& log);
 // variable wins over the file. The file is $MQLAB_RUNTIME_DIR/services.env, default
 // .mqlab/services.env. A missing file is fine.
 void LoadServicesEnv();
+
+// A comma-separated flag value ("v3,mem", "1,2,4", "0.5,1"); empty items are skipped.
+// InvalidArgument naming `flag` for an item that is not a number (T = int or double).
+template <class T>
+Result<std::vector<T>> SplitList(const std::string& text, const char* flag) {
+  std::vector<T> out;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t comma = text.find(',', start);
+    std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (!item.empty()) {
+      if constexpr (std::is_same_v<T, std::string>) {
+        out.push_back(item);
+      } else {
+        try {
+          size_t used = 0;
+          T v;
+          if constexpr (std::is_same_v<T, int>) {
+            v = std::stoi(item, &used);
+          } else {
+            v = std::stod(item, &used);
+          }
+          if (used != item.size()) throw std::invalid_argument(item);
+          out.push_back(v);
+        } catch (const std::exception&) {
+          return InvalidArgument(fmt::format("{}: '{}' is not a number", flag, item));
+        }
+      }
+    }
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
 
 }  // namespace mqlab::cli
 

@@ -42,6 +42,7 @@ int Main(int argc, char** argv) {
   add(AddReportCommand(root));
   add(AddCompareCommand(root));
   add(AddChaosCommand(root));
+  add(AddOverloadCommand(root));
   try {
     root.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

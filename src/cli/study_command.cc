@@ -21,38 +21,6 @@ struct StudyFlags {
   LogOptions log;
 };
 
-template <class T>
-Result<std::vector<T>> SplitList(const std::string& text, const char* flag) {
-  std::vector<T> out;
-  size_t start = 0;
-  while (start <= text.size()) {
-    size_t comma = text.find(',', start);
-    std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    if (!item.empty()) {
-      if constexpr (std::is_same_v<T, std::string>) {
-        out.push_back(item);
-      } else {
-        try {
-          size_t used = 0;
-          T v;
-          if constexpr (std::is_same_v<T, int>) {
-            v = std::stoi(item, &used);
-          } else {
-            v = std::stod(item, &used);
-          }
-          if (used != item.size()) throw std::invalid_argument(item);
-          out.push_back(v);
-        } catch (const std::exception&) {
-          return InvalidArgument(fmt::format("{}: '{}' is not a number", flag, item));
-        }
-      }
-    }
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
-  return out;
-}
-
 int RunStudyFlags(StudyFlags& f) {
   if (auto s = f.log.Validate(); !s) return UsageError(s.error().message);
   auto versions = SplitList<std::string>(f.only, "--only");

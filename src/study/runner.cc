@@ -61,51 +61,6 @@ void ResolvePlaceholders(ChildSpec& spec, const std::vector<std::unique_ptr<Chil
   }
 }
 
-Result<RunningCell> StartCell(const CellPlan& plan, const StudyOptions& o, const fs::path& logs) {
-  RunningCell cell;
-  cell.plan = &plan;
-  for (ChildSpec spec : plan.children) {
-    ResolvePlaceholders(spec, cell.children);
-    auto child = Child::Start(o.binary, spec, logs / fmt::format("{}.{}.log", plan.id, spec.name),
-                              std::chrono::seconds(60));
-    if (!child) return std::unexpected(child.error());
-    const std::string& name = (*child)->name();
-    if (name == "api" || name == "serve") cell.target_url = (*child)->url();
-    // The processes that run jobs (serve, workers, OCR servers) count completions and queue waits.
-    if (name == "serve" || name.starts_with("ocr")) {
-      cell.job_metrics_urls.push_back((*child)->url() + "/metrics");
-    } else if (name.starts_with("worker")) {
-      cell.job_metrics_urls.push_back((*child)->url());  // printed as …/metrics already
-    }
-    cell.children.push_back(std::move(*child));
-  }
-  return cell;
-}
-
-// One request through the whole path (and, for async versions, one job to its end), so that the
-// first rung measures a warm system: connections made, consumer groups joined, schemas created.
-Status Prime(const RunningCell& cell, std::stop_token stop) {
-  http::Client c(*http::ParseHttpUrl(cell.target_url));
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(90);
-  std::string location;
-  while (std::chrono::steady_clock::now() < deadline && !stop.stop_requested()) {
-    if (location.empty()) {
-      auto res = c.Do(http::Verb::post, cell.plan->target_path, R"({"inputPath":"scans/prime.png"})");
-      if (res && res->result_int() == 200) return Ok();
-      if (res && res->result_int() == 202) location = std::string((*res)[http::Field::location]);
-    } else {
-      auto res = c.Do(http::Verb::get, location);
-      if (res && res->result_int() == 200) {
-        auto j = json::parse(res->body(), nullptr, false);
-        if (j.is_object() && j.value("status", "") == "SUCCESS") return Ok();
-      }
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return DeadlineExceeded(fmt::format("{}: no request made it through the path within 90 s",
-                                      cell.plan->id));
-}
-
 json CellJson(const CellPlan& plan, const RunningCell* running) {
   json procs = json::array();
   for (const auto& spec : plan.children) {
@@ -224,6 +179,51 @@ json RunHarnessCheck(const StudyOptions& o, const ServerUrls& urls, std::stop_to
 }
 
 }  // namespace
+
+Result<RunningCell> StartCell(const CellPlan& plan, const StudyOptions& o, const fs::path& logs) {
+  RunningCell cell;
+  cell.plan = &plan;
+  for (ChildSpec spec : plan.children) {
+    ResolvePlaceholders(spec, cell.children);
+    auto child = Child::Start(o.binary, spec, logs / fmt::format("{}.{}.log", plan.id, spec.name),
+                              std::chrono::seconds(60));
+    if (!child) return std::unexpected(child.error());
+    const std::string& name = (*child)->name();
+    if (name == "api" || name == "serve") cell.target_url = (*child)->url();
+    // The processes that run jobs (serve, workers, OCR servers) count completions and queue waits.
+    if (name == "serve" || name.starts_with("ocr")) {
+      cell.job_metrics_urls.push_back((*child)->url() + "/metrics");
+    } else if (name.starts_with("worker")) {
+      cell.job_metrics_urls.push_back((*child)->url());  // printed as …/metrics already
+    }
+    cell.children.push_back(std::move(*child));
+  }
+  return cell;
+}
+
+// One request through the whole path (and, for async versions, one job to its end), so that the
+// first rung measures a warm system: connections made, consumer groups joined, schemas created.
+Status Prime(const RunningCell& cell, std::stop_token stop) {
+  http::Client c(*http::ParseHttpUrl(cell.target_url));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(90);
+  std::string location;
+  while (std::chrono::steady_clock::now() < deadline && !stop.stop_requested()) {
+    if (location.empty()) {
+      auto res = c.Do(http::Verb::post, cell.plan->target_path, R"({"inputPath":"scans/prime.png"})");
+      if (res && res->result_int() == 200) return Ok();
+      if (res && res->result_int() == 202) location = std::string((*res)[http::Field::location]);
+    } else {
+      auto res = c.Do(http::Verb::get, location);
+      if (res && res->result_int() == 200) {
+        auto j = json::parse(res->body(), nullptr, false);
+        if (j.is_object() && j.value("status", "") == "SUCCESS") return Ok();
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return DeadlineExceeded(fmt::format("{}: no request made it through the path within 90 s",
+                                      cell.plan->id));
+}
 
 Result<json> RunStudy(const StudyOptions& options_in, std::stop_token stop,
                       std::shared_ptr<spdlog::logger> log) {

@@ -32,6 +32,14 @@ struct RunningCell {
   std::vector<std::string> job_metrics_urls;
 };
 
+// Starts the cell's processes in order (logs in `logs`/<cell>.<process>.log); on error, those
+// already started are stopped by their destructors.
+Result<RunningCell> StartCell(const CellPlan& plan, const StudyOptions& options,
+                              const std::filesystem::path& logs);
+// One request through the whole path (and, for async versions, one job to its end), so that a
+// measurement starts on a warm system. DeadlineExceeded after 90 s.
+Status Prime(const RunningCell& cell, std::stop_token stop);
+
 struct StepProgress {
   double multiple = 0;
   double offered_rps = 0;
