@@ -15,6 +15,7 @@
 #include "http/client.h"
 #include "load/load.h"
 #include "load/machine.h"
+#include "report/overload_table.h"
 #include "report/report.h"
 #include "study/servers.h"
 #include "study/step.h"
@@ -373,52 +374,9 @@ void Judge(json& run, double slo_p99_ms) {
 }
 
 std::string OverloadMarkdown(const json& doc) {
-  const json& p = doc["parameters"];
-  std::string md = fmt::format(
-      "## Overload: {}× capacity for {} s\n\n{} s at 0.5× before, {} s at 0.5× after; {} workers, "
-      "{} ms fixed service time; a probe every {} ms measures what a new client sees (async: the "
-      "job's whole life). SLO p99 {} ms.\n\n",
-      p["multiple"].get<double>(), p["burstSeconds"].get<double>(),
-      p["beforeSeconds"].get<double>(), p["afterSeconds"].get<double>(), p["workers"].get<int>(),
-      p["serviceMs"].get<double>(), p["probeIntervalMs"].get<double>(),
-      p["sloP99Ms"].get<double>());
-  md += "| version | backpressure | RSS MB baseline → burst max (growth MB/min) | accepted p99 ms | "
-        "rejected (429/503) | rejected probes with Retry-After | last burst probe p50 ms | "
-        "recovery s | survived | as expected |\n";
-  md += "|---|---|---|---|---|---|---|---|---|---|\n";
-  for (const auto& r : doc["runs"]) {
-    if (r.contains("error") || !r.contains("figures")) {
-      md += fmt::format("| {} | {} | error: {} ||||||||\n", r.value("version", "?"),
-                        r.value("backpressure", "?"), OneLine(r.value("error", "not run")));
-      continue;
-    }
-    const json& f = r["figures"];
-    const json& rej = f["rejections"];
-    int64_t n429 = 0, n503 = 0;
-    for (const auto& [code, n] : rej["byStatus"].items()) {
-      if (code == "429") n429 = n;
-      if (code == "503") n503 = n;
-    }
-    md += fmt::format(
-        "| {} | {} | {:.0f} → {:.0f} ({:+.1f}) | {:.0f} | {} / {} ({:.0f} % of the burst) | {} of "
-        "{} | {}{} | {} | {} | {} |\n",
-        r["version"].get<std::string>(), r["backpressure"].get<std::string>(),
-        f["rssMb"]["baseline"].get<double>(), f["rssMb"]["burstMax"].get<double>(),
-        f["rssMb"]["burstSecondHalfGrowthPerMin"].get<double>(), f["acceptedP99Ms"].get<double>(),
-        n429, n503, 100 * rej["burstShare"].get<double>(), rej["probesWithRetryAfter"].get<int64_t>(),
-        rej["probesRejected"].get<int64_t>(),
-        f["lastBurstProbeP50Ms"].is_number()
-            ? fmt::format("{:.0f}", f["lastBurstProbeP50Ms"].get<double>())
-            : std::string("— (all rejected)"),
-        f["probesUnfinished"].get<int64_t>() > 0
-            ? fmt::format(" ({} probes unfinished)", f["probesUnfinished"].get<int64_t>())
-            : "",
-        f["recoverySeconds"].is_number() ? fmt::format("{:.1f}", f["recoverySeconds"].get<double>())
-                                         : std::string("not within the after phase"),
-        f["survived"].get<bool>() ? "yes" : "**no**",
-        r["verdict"]["asExpected"].get<bool>() ? "yes" : "**no**");
-  }
-  return md;
+  const report::Table t = report::OverloadTable(doc);
+  return "## " + t.title + "\n\n" + report::EscapeMarkdown(t.caption) + "\n\n" +
+         report::MarkdownTable(t);
 }
 
 Result<json> RunOverload(const OverloadOptions& options, std::stop_token stop,
@@ -456,7 +414,7 @@ Result<json> RunOverload(const OverloadOptions& options, std::stop_token stop,
   }
   servers->Stop(*log);
   doc["complete"] = !stop.stop_requested();
-  if (auto s = WriteFile(o.out / kOverloadFile, doc.dump(1) + "\n"); !s) {
+  if (auto s = WriteFile(o.out / report::kOverloadFile, doc.dump(1) + "\n"); !s) {
     return std::unexpected(s.error());
   }
   if (auto s = WriteFile(o.out / "overload.md", OverloadMarkdown(doc)); !s) {

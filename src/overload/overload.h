@@ -48,8 +48,6 @@
 
 namespace mqlab::overload {
 
-inline constexpr char kOverloadFile[] = "overload.json";
-
 struct OverloadOptions {
   // Versions to overload. Default: mem (async, in-process) and v1 (sync, async executor).
   std::vector<std::string> versions = {"mem", "v1"};

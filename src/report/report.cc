@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "report/html.h"
+#include "report/overload_table.h"
 #include "report/results.h"
 #include "report/stability.h"
 #include "report/summary.h"
@@ -38,6 +39,12 @@ Status WriteFiles(const Report& in, const fs::path& dir) {
   if (std::ifstream chaos(dir / kChaosFile); chaos) {
     r.chaos = nlohmann::json::parse(chaos, nullptr, false);
     if (!r.chaos.is_object() || r.chaos.value("schema", "") != "mqlab.chaos/1") r.chaos = nullptr;
+  }
+  if (std::ifstream overload(dir / kOverloadFile); overload) {
+    r.overload = nlohmann::json::parse(overload, nullptr, false);
+    if (!r.overload.is_object() || r.overload.value("schema", "") != "mqlab.overload/1") {
+      r.overload = nullptr;
+    }
   }
   std::error_code ec;
   fs::create_directories(dir, ec);

@@ -117,6 +117,9 @@ struct Report {
   // chaos.json found beside results.json (`mqlab chaos --out` the study's folder), or null: then
   // the goal tables end with the Stability table (report/stability.h).
   nlohmann::json chaos;
+  // overload.json found beside results.json (`mqlab overload --out` the study's folder), or null:
+  // then the goal tables end with the Overload table (report/overload_table.h).
+  nlohmann::json overload;
 
   // The cell with this version, worker count and backpressure, or nullptr.
   const Cell* Find(std::string_view version, int workers, std::string_view backpressure) const;

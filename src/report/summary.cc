@@ -5,6 +5,7 @@
 #include <cmath>
 #include <set>
 
+#include "report/overload_table.h"
 #include "report/stability.h"
 
 namespace mqlab::report {
@@ -184,6 +185,7 @@ std::string FactsLine(const Facts& facts, std::string_view if_none = kDash) {
 std::vector<Table> GoalTables(const Report& r) {
   std::vector<Table> tables = {SyncAsyncTable(r), WorkersTable(r), BackpressureTable(r)};
   if (r.chaos.is_object()) tables.push_back(StabilityTable(r.chaos));  // `mqlab chaos` beside it
+  if (r.overload.is_object()) tables.push_back(OverloadTable(r.overload));  // `mqlab overload`
   return tables;
 }
 
