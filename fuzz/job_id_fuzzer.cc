@@ -59,7 +59,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                      fuzz::Printable(id).c_str(), code, res.body().c_str());
   } else if (Lower(id) == known) {
     MQLAB_FUZZ_CHECK(code == 200, "the stored job's id %s: %u", fuzz::Printable(id).c_str(), code);
-    MQLAB_FUZZ_CHECK(nlohmann::json::parse(res.body()).value("jobId", "") == known,
+    MQLAB_FUZZ_CHECK(nlohmann::json::parse(res.body()).value("id", "") == known,
                      "another job: %s", res.body().c_str());
   } else {
     MQLAB_FUZZ_CHECK(code == 404 && error == "not_found", "id %s: %u %s",
