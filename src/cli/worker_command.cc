@@ -18,7 +18,7 @@ struct WorkerFlags {
   app::BackendUrls backends;
   std::string worker_id;
   std::string pg_schema = "public";
-  double lease_s = 30;
+  double lease_s = 20;  // + the reaper/rescuer period (≤ 5 s): a dead worker's job is back ≤ 25 s
   double shutdown_grace_s = 30;
   int backoff_base_ms = 200;
   int backoff_max_ms = 30000;
@@ -69,7 +69,9 @@ Runner AddWorkerCommand(CLI::App& root) {
   AddBackendFlags(cmd, f->backends);
   Flag(cmd, "--pg-schema", f->pg_schema, "PostgreSQL schema of the job store and V3's queue");
   Flag(cmd, "--worker-id", f->worker_id, "Name in the store and logs (default: host-pid)");
-  Flag(cmd, "--lease", f->lease_s, "Seconds a received job stays invisible to other workers")
+  Flag(cmd, "--lease", f->lease_s,
+       "Seconds a job stays its worker's without a heartbeat (heartbeats every lease/3 while it "
+       "runs; Kafka: the session timeout, at least 6)")
       ->check(CLI::Range(1.0, 86400.0));
   Flag(cmd, "--shutdown-grace", f->shutdown_grace_s, "Seconds in-flight jobs may take at stop")
       ->check(CLI::Range(0.0, 3600.0));

@@ -27,9 +27,11 @@ struct QueueOptions {
   // memory, redis: the hard cap on messages held (retries of admitted messages are never
   // refused). Default: 100000.
   size_t capacity = 100000;
-  // How long a received message stays invisible to other consumers before it is considered
-  // abandoned (backends without broker-side consumer tracking). Default: 30 s.
-  std::chrono::milliseconds lease{30000};
+  // How long a received message stays its consumer's without a heartbeat before it is considered
+  // abandoned (backends without broker-side consumer tracking; heartbeats extend it every lease/3
+  // while the delivery is held; Kafka: the session timeout). Default: 20 s, so that a dead
+  // worker's job is back within 25 s (lease + the reaper/rescuer period, ≤ 5 s).
+  std::chrono::milliseconds lease{20000};
   // Messages a consumer may hold unacknowledged (RabbitMQ prefetch, batch sizes). Default: 1.
   int prefetch = 1;
   // Kafka: partitions of the topic (≥ the largest worker count); consumer group. Default: 8.
