@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "common/files.h"
 #include "common/logging.h"
 #include "http/client.h"
 #include "load/load.h"
@@ -29,28 +30,6 @@ using Steady = std::chrono::steady_clock;
 
 double SecondsSince(Steady::time_point t0) {
   return std::chrono::duration<double>(Steady::now() - t0).count();
-}
-
-std::string UtcStamp() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  return fmt::format("{:04}{:02}{:02}T{:02}{:02}{:02}Z", tm.tm_year + 1900, tm.tm_mon + 1,
-                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-}
-
-Status WriteFile(const fs::path& path, const std::string& text) {
-  fs::path tmp = path;
-  tmp += ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << text;
-    if (!out) return Unavailable(fmt::format("cannot write {}", tmp.string()));
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) return Unavailable(fmt::format("cannot write {}: {}", path.string(), ec.message()));
-  return Ok();
 }
 
 // The q-quantile (0..1) of `v` by the nearest rank; 0 for an empty set.
@@ -384,7 +363,7 @@ Result<json> RunOverload(const OverloadOptions& options, std::stop_token stop,
   OverloadOptions o = options;
   if (auto s = o.Validate(); !s) return std::unexpected(s.error());
   if (o.binary.empty()) o.binary = study::SelfBinary();
-  if (o.out.empty()) o.out = fs::path("results") / ("overload-" + UtcStamp());
+  if (o.out.empty()) o.out = fs::path("results") / ("overload-" + UtcFolderStamp());
   std::error_code ec;
   fs::create_directories(o.out / "logs", ec);
   if (ec) return Unavailable(fmt::format("cannot create {}: {}", o.out.string(), ec.message()));
@@ -403,6 +382,10 @@ Result<json> RunOverload(const OverloadOptions& options, std::stop_token stop,
              {"sloP99Ms", o.slo_p99_ms}, {"seed", o.seed}}},
            {"runs", json::array()},
            {"complete", false}};
+  auto save = [&]() -> Status {
+    if (auto s = WriteFileAtomically(o.out / report::kOverloadFile, doc.dump(1) + "\n"); !s) return s;
+    return WriteFileAtomically(o.out / "overload.md", OverloadMarkdown(doc));
+  };
   uint64_t seed = o.seed;
   for (const auto& v : o.versions) {
     for (const auto& bp : o.backpressure) {
@@ -410,16 +393,15 @@ Result<json> RunOverload(const OverloadOptions& options, std::stop_token stop,
       log->info("overload: {} with backpressure {}: {:.0f} s", v, bp,
                 o.before_seconds + o.burst_seconds + o.after_seconds);
       doc["runs"].push_back(RunOne(o, {v, bp}, servers->urls(), ++seed, stop, *log));
+      if (auto s = save(); !s) {  // after every run: a Ctrl-C or a crash keeps what was measured
+        servers->Stop(*log);
+        return std::unexpected(s.error());
+      }
     }
   }
   servers->Stop(*log);
   doc["complete"] = !stop.stop_requested();
-  if (auto s = WriteFile(o.out / report::kOverloadFile, doc.dump(1) + "\n"); !s) {
-    return std::unexpected(s.error());
-  }
-  if (auto s = WriteFile(o.out / "overload.md", OverloadMarkdown(doc)); !s) {
-    return std::unexpected(s.error());
-  }
+  if (auto s = save(); !s) return std::unexpected(s.error());
   if (fs::exists(o.out / report::kResultsFile)) {
     if (auto r = report::RenderReport(o.out); !r) {
       log->warn("overload: the study report in {} was not re-rendered: {}", o.out.string(),

@@ -4,6 +4,7 @@
 
 #include <fstream>
 
+#include "common/files.h"
 #include "report/html.h"
 #include "report/overload_table.h"
 #include "report/results.h"
@@ -14,25 +15,6 @@ namespace mqlab::report {
 namespace {
 
 namespace fs = std::filesystem;
-
-// Writes `text` to path.tmp, then renames it over `path`.
-Status WriteAtomically(const fs::path& path, const std::string& text) {
-  fs::path tmp = path;
-  tmp += ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << text;
-    out.close();
-    if (!out) return Unavailable(fmt::format("cannot write {}", tmp.string()));
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) {
-    fs::remove(tmp, ec);
-    return Unavailable(fmt::format("cannot write {}: {}", path.string(), ec.message()));
-  }
-  return Ok();
-}
 
 Status WriteFiles(const Report& in, const fs::path& dir) {
   Report r = in;
@@ -49,8 +31,8 @@ Status WriteFiles(const Report& in, const fs::path& dir) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) return Unavailable(fmt::format("cannot create {}: {}", dir.string(), ec.message()));
-  if (Status s = WriteAtomically(dir / kSummaryFile, RenderSummaryMarkdown(r)); !s) return s;
-  return WriteAtomically(dir / kHtmlFile, RenderHtml(r));
+  if (Status s = WriteFileAtomically(dir / kSummaryFile, RenderSummaryMarkdown(r)); !s) return s;
+  return WriteFileAtomically(dir / kHtmlFile, RenderHtml(r));
 }
 
 }  // namespace

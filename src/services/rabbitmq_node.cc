@@ -37,20 +37,6 @@ std::optional<RabbitMqState> ReadRabbitMqState(const fs::path& file) {
                        j.value("url", std::string())};
 }
 
-Status WriteFileAtomically(const fs::path& file, const std::string& text) {
-  fs::path tmp = file;
-  tmp += ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << text;
-    if (!out) return Unavailable(fmt::format("cannot write {}", tmp.string()));
-  }
-  std::error_code ec;
-  fs::rename(tmp, file, ec);
-  if (ec) return Unavailable(fmt::format("cannot write {}: {}", file.string(), ec.message()));
-  return Ok();
-}
-
 Status WriteRabbitMqState(const fs::path& file, const RabbitMqState& s) {
   nlohmann::json j{{"pid", s.pid},
                    {"epmdPid", s.epmd_pid},

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "common/files.h"
 #include "mqlab/common/status.h"
 
 namespace mqlab::services {
@@ -48,8 +49,6 @@ struct RabbitMqState {
 // state.json: what Start recorded (both PIDs, the ports, the node name, the URL).
 std::optional<RabbitMqState> ReadRabbitMqState(const std::filesystem::path& file);
 Status WriteRabbitMqState(const std::filesystem::path& file, const RabbitMqState& s);
-// Writes `text` to a temporary file renamed over `file`.
-Status WriteFileAtomically(const std::filesystem::path& file, const std::string& text);
 
 // Creates the folders and, once, the cookie (0400) and the node's own config files (kept across
 // restarts, so a user may edit rabbitmq.conf).

@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "common/files.h"
 #include "common/logging.h"
 #include "common/signals.h"
 #include "http/client.h"
@@ -27,28 +28,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
-
-std::string UtcStamp() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  return fmt::format("{:04}{:02}{:02}T{:02}{:02}{:02}Z", tm.tm_year + 1900, tm.tm_mon + 1,
-                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-}
-
-Status WriteFile(const fs::path& path, const std::string& text) {
-  fs::path tmp = path;
-  tmp += ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << text;
-    if (!out) return Unavailable(fmt::format("cannot write {}", tmp.string()));
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) return Unavailable(fmt::format("cannot write {}: {}", path.string(), ec.message()));
-  return Ok();
-}
 
 // Replaces "{url:NAME}" placeholders with the URL of the child called NAME.
 void ResolvePlaceholders(ChildSpec& spec, const std::vector<std::unique_ptr<Child>>& started) {
@@ -231,7 +210,7 @@ Result<json> RunStudy(const StudyOptions& options_in, std::stop_token stop,
   if (auto s = o.ApplyProfile(); !s) return std::unexpected(s.error());
   if (auto s = o.Validate(); !s) return std::unexpected(s.error());
   if (o.binary.empty()) o.binary = SelfBinary();
-  if (o.out.empty()) o.out = fs::path("results") / UtcStamp();
+  if (o.out.empty()) o.out = fs::path("results") / UtcFolderStamp();
   std::error_code ec;
   fs::create_directories(o.out / "logs", ec);
   if (ec) return Unavailable(fmt::format("cannot create {}: {}", o.out.string(), ec.message()));
@@ -240,7 +219,7 @@ Result<json> RunStudy(const StudyOptions& options_in, std::stop_token stop,
   if (!servers) return std::unexpected(servers.error());
   json warnings = json::array();
   // Labels this run's series in a Prometheus that other runs (and tests) may share.
-  const std::string run_id = fmt::format("{}-{}", UtcStamp(), getpid());
+  const std::string run_id = fmt::format("{}-{}", UtcFolderStamp(), getpid());
   auto recorder = StartRecorder(o, run_id, *servers, *log, warnings);
   if (!recorder) {
     servers->Stop(*log);
@@ -272,8 +251,8 @@ Result<json> RunStudy(const StudyOptions& options_in, std::stop_token stop,
   results["harnessCheck"] = nullptr;
   results["prometheus"] = prom ? prom->Info() : json(nullptr);
   auto save = [&]() -> Status {
-    if (auto s = WriteFile(o.out / "results.json", results.dump(1) + "\n"); !s) return s;
-    return WriteFile(o.out / "results.csv", ResultsCsv(results));
+    if (auto s = WriteFileAtomically(o.out / "results.json", results.dump(1) + "\n"); !s) return s;
+    return WriteFileAtomically(o.out / "results.csv", ResultsCsv(results));
   };
 
   const bool harness = o.harness_seconds > 0 &&
