@@ -47,6 +47,7 @@ Status WriteFile(const fs::path& path, const std::string& text) {
 
 Status ChaosOptions::Validate() const {
   if (backends.empty()) return InvalidArgument("--backends: name at least one backend");
+  if (auto t = PlanTargets(*this); !t) return std::unexpected(t.error());
   if (redis_durable != "on" && redis_durable != "off" && redis_durable != "both") {
     return InvalidArgument("--redis-durable must be on, off or both");
   }

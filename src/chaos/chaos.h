@@ -3,12 +3,14 @@
 // For each target (a queue backend, and for Redis with and/or without persistence), in private
 // servers of its own runtime folder (servers.h), the runner starts the API and N workers (for
 // `mem`: one `mqlab serve` with N in-process workers), sends a steady open-model load well below
-// capacity (submitter.h) and meanwhile, on one fault thread:
+// capacity (submitter.h) and meanwhile, on two fault threads (so that kills go on during an
+// outage):
 //   - every `kill_every`: SIGKILL a random worker and start a replacement (mem: SIGKILL the serve
 //     process, which is its workers and its queue, and start it again on the same port);
-//   - at 30 % of the run: restart the backend's server (Stop then Start through the launcher);
+//   - at 30 % of the run: restart the backend's server (Stop then Start through the launcher),
+//     the workers frozen `backlog_seconds` before it so that it meets a backlog;
 //   - at 60 %: restart the PostgreSQL job store (V3: the same server again);
-// then stops the load, drains (until every accepted job finished, or `drain_timeout`), stops the
+// then (once both restarts happened) stops the load, drains (until every accepted job finished, or `drain_timeout`), stops the
 // processes, and looks every accepted job up in the job store (accounting.h).
 //
 // Workers run with a short lease (`lease_seconds`, default 5 s: PostgreSQL's lease, Redis'

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <mutex>
 #include <random>
 #include <set>
 #include <thread>
@@ -108,7 +109,11 @@ class Run {
   }
   ProcSpec FleetSpec(int n) const;
   Status StartProcesses();
-  void Faults(std::stop_token fault_stop, std::stop_token stop, double t0);
+  // The fault threads: worker kills on one, server restarts on the other, so that kills go on
+  // while a server is down.
+  void Kills(std::stop_token fault_stop, std::stop_token stop, double t0);
+  void Restarts(std::stop_token fault_stop, std::stop_token stop, double t0);
+  void Record(json ev);
   json KillOne(double t0);
   json Restart(const std::string& what, const std::string& server, double t0);
   Result<std::map<std::string, Job>> ReadStore(const std::vector<std::string>& ids,
@@ -124,8 +129,10 @@ class Run {
   int mem_port_ = 0;
   std::vector<std::string> conn_;
   std::unique_ptr<Proc> api_;
+  std::mutex fleet_mu_;  // guards fleet_ and next_ while the fault threads run
   std::vector<std::unique_ptr<Proc>> fleet_;  // workers, or (mem) the one serve process
   int next_ = 0;
+  std::mutex events_mu_;  // guards events_ and windows_ while the fault threads run
   json events_ = json::array();
   std::vector<OutageWindow> windows_;
 };
@@ -193,24 +200,50 @@ Status Run::StartProcesses() {
 }
 
 json Run::KillOne(double t0) {
-  const size_t i = std::uniform_int_distribution<size_t>(0, fleet_.size() - 1)(rng_);
-  const double at = UnixNow();
-  json ev{{"at", at - t0}, {"kind", "kill -9"}, {"victim", fleet_[i]->name()},
+  size_t i = 0;
+  json ev;
+  double at = 0;
+  {
+    std::lock_guard lock(fleet_mu_);
+    i = std::uniform_int_distribution<size_t>(0, fleet_.size() - 1)(rng_);
+    at = UnixNow();
+    ev = {{"at", at - t0}, {"kind", "kill -9"}, {"victim", fleet_[i]->name()},
           {"pid", fleet_[i]->pid()}};
-  fleet_[i]->Kill9();
-  const ProcSpec spec = FleetSpec(next_++);
-  auto p = Proc::Start(o_.binary, spec, dir_ / "logs", std::chrono::seconds(60));
-  const double ready = UnixNow();
-  if (p) {
-    fleet_[i] = std::move(*p);
-    ev["replacement"] = spec.name;
-    ev["replacementReadySeconds"] = ready - at;
-  } else {
-    ev["replacementError"] = OneLine(p.error().message);
-    log_.warn("{}: replacement {} did not start: {}", t_.id, spec.name, p.error().message);
+    fleet_[i]->Kill9();
   }
-  if (mem()) windows_.push_back({"kill -9 serve", at, ready});
-  return ev;
+  // The replacement is started as a supervisor would: again and again until it runs (a worker
+  // exits at start while its server is down), for up to a minute. The fleet lock is not held
+  // meanwhile: a restart thawing the workers must not wait for it.
+  const double deadline = at + 60;
+  int attempts = 0;
+  for (;;) {
+    ++attempts;
+    ProcSpec spec;
+    {
+      std::lock_guard lock(fleet_mu_);
+      spec = FleetSpec(next_++);
+    }
+    auto p = Proc::Start(o_.binary, spec, dir_ / "logs", std::chrono::seconds(60));
+    if (p) {
+      const double ready = UnixNow();
+      ev["replacement"] = spec.name;
+      ev["replacementAttempts"] = attempts;
+      ev["replacementReadySeconds"] = ready - at;
+      std::lock_guard lock(fleet_mu_);
+      fleet_[i] = std::move(*p);
+      if (mem()) {
+        std::lock_guard events_lock(events_mu_);
+        windows_.push_back({"kill -9 serve", at, ready});
+      }
+      return ev;
+    }
+    if (UnixNow() > deadline) {
+      ev["replacementError"] = OneLine(p.error().message);
+      log_.warn("{}: replacement {} did not start: {}", t_.id, spec.name, p.error().message);
+      return ev;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
 }
 
 json Run::Restart(const std::string& what, const std::string& server, double t0) {
@@ -220,6 +253,7 @@ json Run::Restart(const std::string& what, const std::string& server, double t0)
   // backlog (as a real one does): what a server without persistence loses is then visible.
   const bool freeze = what == "restart backend" && o_.backlog_seconds > 0;
   if (freeze) {
+    std::lock_guard lock(fleet_mu_);
     for (auto& w : fleet_) w->Pause();
     std::this_thread::sleep_for(std::chrono::duration<double>(o_.backlog_seconds));
     ev["frozenWorkersSeconds"] = o_.backlog_seconds;
@@ -227,11 +261,13 @@ json Run::Restart(const std::string& what, const std::string& server, double t0)
   const double down_from = UnixNow();
   auto down = servers_.Restart(server, [&] {
     if (freeze) {
+      std::lock_guard lock(fleet_mu_);
       for (auto& w : fleet_) w->Resume();
     }
   });
   if (down) {
     ev["downSeconds"] = *down;
+    std::lock_guard events_lock(events_mu_);
     windows_.push_back({fmt::format("{} ({})", what, server), down_from, down_from + *down});
   } else {
     ev["error"] = OneLine(down.error().message);
@@ -240,29 +276,30 @@ json Run::Restart(const std::string& what, const std::string& server, double t0)
   return ev;
 }
 
-void Run::Faults(std::stop_token fault_stop, std::stop_token stop, double t0) {
-  struct Planned {
-    double at;
-    std::string what;
-  };
-  std::vector<Planned> plan;
-  for (double k = o_.kill_every; k < o_.seconds; k += o_.kill_every) plan.push_back({k, "kill"});
-  if (!mem() && o_.restart_backend && t_.backend != "postgres") {
-    plan.push_back({0.3 * o_.seconds, "restart backend"});
+void Run::Record(json ev) {
+  log_.info("{} +{:.1f}s {}", t_.id, ev["at"].get<double>(), ev.dump());
+  std::lock_guard lock(events_mu_);
+  events_.push_back(std::move(ev));
+}
+
+void Run::Kills(std::stop_token fault_stop, std::stop_token stop, double t0) {
+  for (double k = o_.kill_every; k < o_.seconds; k += o_.kill_every) {
+    if (!SleepUntil(t0 + k, fault_stop, stop)) return;
+    Record(KillOne(t0));
   }
-  if (!mem() && o_.restart_store) plan.push_back({0.6 * o_.seconds, "restart store"});
-  if (!mem() && o_.restart_backend && t_.backend == "postgres") {
-    plan.push_back({0.3 * o_.seconds, "restart backend"});  // V3: its queue is the store's server
+}
+
+void Run::Restarts(std::stop_token fault_stop, std::stop_token stop, double t0) {
+  if (mem()) return;  // serve is its own backend: every kill restarts it
+  // V3: the backend's server is the store's, restarted twice.
+  const std::string backend_server = t_.server.empty() ? "postgres" : t_.server;
+  if (o_.restart_backend) {
+    if (!SleepUntil(t0 + 0.3 * o_.seconds, fault_stop, stop)) return;
+    Record(Restart("restart backend", backend_server, t0));
   }
-  std::stable_sort(plan.begin(), plan.end(),
-                   [](const Planned& a, const Planned& b) { return a.at < b.at; });
-  for (const Planned& p : plan) {
-    if (!SleepUntil(t0 + p.at, fault_stop, stop)) return;
-    json ev = p.what == "kill"            ? KillOne(t0)
-              : p.what == "restart store" ? Restart(p.what, "postgres", t0)
-                                          : Restart(p.what, t_.server.empty() ? "postgres" : t_.server, t0);
-    log_.info("{} +{:.1f}s {}", t_.id, ev["at"].get<double>(), ev.dump());
-    events_.push_back(std::move(ev));
+  if (o_.restart_store) {
+    if (!SleepUntil(t0 + 0.6 * o_.seconds, fault_stop, stop)) return;
+    Record(Restart("restart store", "postgres", t0));
   }
 }
 
@@ -299,10 +336,14 @@ json Run::Go(std::stop_token stop) {
             o_.workers, o_.kill_every);
   sub.Start();
   {
-    std::jthread faults([&](std::stop_token fs) { Faults(fs, stop, t0); });
+    std::jthread kills([&](std::stop_token fs) { Kills(fs, stop, t0); });
+    std::jthread restarts([&](std::stop_token fs) { Restarts(fs, stop, t0); });
     SleepUntil(t0 + o_.seconds, {}, stop);
+    // A slow restart (RabbitMQ, Kafka: seconds) may push the next one past the planned end: the
+    // load goes on until both restarts happened, so that every fault meets it.
+    restarts.join();
     sub.Stop();
-    faults.request_stop();
+    kills.request_stop();
   }
   const double load_end = UnixNow();
   // A replacement that could not start (its server was down) is started again for the drain.
