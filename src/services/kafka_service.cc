@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "services/file_lock.h"
+#include "services/state_file.h"
 
 namespace mqlab::services {
 
@@ -45,40 +46,9 @@ constexpr auto kReadyPoll = std::chrono::milliseconds(100);
 // One metadata request while waiting; the broker answers in a few ms once it is up.
 constexpr auto kMetadataTimeout = std::chrono::milliseconds(1000);
 
-struct State {
-  int pid = 0;
-  int port = 0;
-  int controller_port = 0;
-  std::string url;
-};
+using State = ServerState;
 
-std::optional<State> ReadState(const fs::path& file) {
-  std::ifstream in(file);
-  if (!in) return std::nullopt;
-  auto j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-  if (!j.is_object() || !j.contains("pid") || !j["pid"].is_number_integer()) return std::nullopt;
-  return State{j["pid"].get<int>(), j.value("port", 0), j.value("controllerPort", 0),
-               j.value("url", std::string())};
-}
 
-Status WriteState(const fs::path& file, const State& s) {
-  fs::path tmp = file;
-  tmp += ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << nlohmann::json{{"pid", s.pid},
-                          {"port", s.port},
-                          {"controllerPort", s.controller_port},
-                          {"url", s.url}}
-               .dump(2)
-        << "\n";
-    if (!out) return Unavailable(fmt::format("cannot write {}", tmp.string()));
-  }
-  std::error_code ec;
-  fs::rename(tmp, file, ec);
-  if (ec) return Unavailable(fmt::format("cannot write {}: {}", file.string(), ec.message()));
-  return Ok();
-}
 
 // True if `pid` is a broker started with this folder's server.properties (so a reused PID is
 // never signalled).
@@ -202,7 +172,7 @@ Result<fs::path> KafkaService::Java() const {
 }
 
 ServiceStatus KafkaService::Inspect(const Paths& paths) {
-  auto state = ReadState(paths.state);
+  auto state = ReadServerState(paths.state);
   if (!state) return {.detail = "not started"};
   if (!IsBrokerOf(paths.properties, state->pid)) {
     return {.detail = fmt::format("stale record: pid {} is not this folder's broker", state->pid)};
@@ -345,9 +315,9 @@ Result<std::string> KafkaService::Launch(const Paths& paths, const fs::path& jav
                                      paths.properties.string()};
     auto pid = Spawn({.argv = argv, .cwd = paths.root, .output = paths.jvm_log});
     if (!pid) return std::unexpected(pid.error());
-    State state{*pid, *port, *cport, UrlForPort(*port)};
+    State state{.pid = *pid, .port = *port, .url = UrlForPort(*port), .controller_port = *cport};
     // Recorded before waiting, so that `down` can stop it even if this process dies now.
-    if (auto s = WriteState(paths.state, state); !s) {
+    if (auto s = WriteServerState(paths.state, state); !s) {
       kill(*pid, SIGKILL);
       WaitGone(*pid, std::chrono::seconds(10));
       return std::unexpected(s.error());
@@ -400,7 +370,7 @@ Status KafkaService::Stop(const fs::path& runtime_dir) {
   if (!fs::exists(paths.root)) return Ok();
   auto lock = FileLock::Acquire(paths.lock);
   if (!lock) return std::unexpected(lock.error());
-  auto state = ReadState(paths.state);
+  auto state = ReadServerState(paths.state);
   if (state && IsBrokerOf(paths.properties, state->pid)) {
     kill(state->pid, SIGTERM);  // controlled shutdown: flush, close the logs cleanly, exit
     if (!WaitGone(state->pid, options_.stop_timeout)) {

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "services/file_lock.h"
+#include "services/state_file.h"
 
 namespace mqlab::services {
 
@@ -41,33 +42,9 @@ constexpr auto kReadyPoll = std::chrono::milliseconds(50);
 // A Unix socket path must fit in sun_path (108 bytes) with "/.s.PGSQL.NNNNN" appended.
 constexpr size_t kMaxSocketDirLength = 90;
 
-struct State {
-  int pid = 0;
-  int port = 0;
-  std::string url;
-};
+using State = ServerState;
 
-std::optional<State> ReadState(const fs::path& file) {
-  std::ifstream in(file);
-  if (!in) return std::nullopt;
-  auto j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-  if (!j.is_object() || !j.contains("pid") || !j["pid"].is_number_integer()) return std::nullopt;
-  return State{j["pid"].get<int>(), j.value("port", 0), j.value("url", std::string())};
-}
 
-Status WriteState(const fs::path& file, const State& s) {
-  fs::path tmp = file;
-  tmp += ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << nlohmann::json{{"pid", s.pid}, {"port", s.port}, {"url", s.url}}.dump(2) << "\n";
-    if (!out) return Unavailable(fmt::format("cannot write {}", tmp.string()));
-  }
-  std::error_code ec;
-  fs::rename(tmp, file, ec);
-  if (ec) return Unavailable(fmt::format("cannot write {}: {}", file.string(), ec.message()));
-  return Ok();
-}
 
 // True if `pid` is the postmaster of the cluster in `data` (first line of its postmaster.pid).
 bool IsPostmasterOf(const fs::path& data, int pid) {
@@ -131,7 +108,7 @@ Result<fs::path> PostgresService::BinDir() const {
 }
 
 ServiceStatus PostgresService::Inspect(const Paths& paths) {
-  auto state = ReadState(paths.state);
+  auto state = ReadServerState(paths.state);
   if (!state) return {.detail = "not started"};
   if (!IsPostmasterOf(paths.data, state->pid)) {
     return {.detail = fmt::format("stale record: pid {} is not running this cluster", state->pid)};
@@ -190,7 +167,7 @@ Result<std::string> PostgresService::Launch(const Paths& paths, const fs::path& 
     if (!pid) return std::unexpected(pid.error());
     State state{*pid, *port, UrlForPort(*port)};
     // Recorded before waiting, so that `down` can stop it even if this process dies now.
-    if (auto s = WriteState(paths.state, state); !s) {
+    if (auto s = WriteServerState(paths.state, state); !s) {
       kill(*pid, SIGQUIT);
       WaitGone(*pid, options_.stop_timeout);
       return std::unexpected(s.error());
@@ -265,7 +242,7 @@ Status PostgresService::Stop(const fs::path& runtime_dir) {
   if (!fs::exists(paths.root)) return Ok();
   auto lock = FileLock::Acquire(paths.lock);
   if (!lock) return std::unexpected(lock.error());
-  auto state = ReadState(paths.state);
+  auto state = ReadServerState(paths.state);
   if (state && IsPostmasterOf(paths.data, state->pid)) {
     kill(state->pid, SIGINT);  // fast shutdown: roll back open transactions, checkpoint, exit
     if (!WaitGone(state->pid, options_.stop_timeout)) {

@@ -14,7 +14,9 @@
 
 #include "http/client.h"
 #include "services/file_lock.h"
+#include "common/files.h"
 #include "services/process.h"
+#include "services/state_file.h"
 
 namespace mqlab::services {
 
@@ -41,34 +43,9 @@ namespace {
 // Polling interval while the server starts (ready in ~1 s).
 constexpr auto kReadyPoll = std::chrono::milliseconds(50);
 
-struct State {
-  int pid = 0;
-  int port = 0;
-  std::string url;
-};
+using State = ServerState;
 
-std::optional<State> ReadState(const fs::path& file) {
-  std::ifstream in(file);
-  if (!in) return std::nullopt;
-  auto j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-  if (!j.is_object() || !j.contains("pid") || !j["pid"].is_number_integer()) return std::nullopt;
-  return State{j["pid"].get<int>(), j.value("port", 0), j.value("url", std::string())};
-}
 
-// Writes `text` to `file` through a temporary file renamed over it: readers see all or nothing.
-Status WriteAtomically(const fs::path& file, const std::string& text) {
-  fs::path tmp = file;
-  tmp += ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << text;
-    if (!out) return Unavailable(fmt::format("cannot write {}", tmp.string()));
-  }
-  std::error_code ec;
-  fs::rename(tmp, file, ec);
-  if (ec) return Unavailable(fmt::format("cannot write {}: {}", file.string(), ec.message()));
-  return Ok();
-}
 
 // The file_sd JSON of `targets`: [{"targets": [...], "labels": {...}}, ...].
 std::string TargetsJson(const std::vector<ScrapeTarget>& targets) {
@@ -92,10 +69,6 @@ Status CheckGroupName(const std::string& group) {
   return Ok();
 }
 
-Status WriteState(const fs::path& file, const State& s) {
-  return WriteAtomically(
-      file, nlohmann::json{{"pid", s.pid}, {"port", s.port}, {"url", s.url}}.dump(2) + "\n");
-}
 
 // True if `pid` is a live prometheus started with our config file (its command line says so),
 // so a stranger reusing a dead server's PID, or another folder's prometheus, is never ours.
@@ -119,13 +92,6 @@ bool Ready(int port) {
   return r && r->result() == http::HttpStatus::ok;
 }
 
-Status Kill(int pid, const fs::path& root, std::chrono::milliseconds grace) {
-  kill(pid, SIGTERM);  // graceful: flush the head block, close the TSDB, exit
-  if (WaitGone(pid, grace)) return Ok();
-  kill(pid, SIGKILL);
-  if (WaitGone(pid, std::chrono::seconds(10))) return Ok();
-  return Unavailable(fmt::format("prometheus pid {} ({}) did not stop", pid, root.string()));
-}
 
 }  // namespace
 
@@ -145,7 +111,7 @@ Status PrometheusService::WriteTargets(const fs::path& runtime_dir,
   const Paths paths(runtime_dir);
   std::error_code ec;
   fs::create_directories(paths.root, ec);
-  return WriteAtomically(paths.targets, TargetsJson(targets));
+  return WriteFileAtomically(paths.targets, TargetsJson(targets));
 }
 
 fs::path PrometheusService::TargetsDir(const fs::path& runtime_dir) {
@@ -163,7 +129,7 @@ Status PrometheusService::WriteTargetGroup(const fs::path& runtime_dir, const st
         fmt::format("cannot create {}: {}", paths.targets_dir.string(), ec.message()));
   }
   // The temporary file ends in .json.tmp: the server's *.json pattern never reads it.
-  return WriteAtomically(paths.targets_dir / (group + ".json"), TargetsJson(targets));
+  return WriteFileAtomically(paths.targets_dir / (group + ".json"), TargetsJson(targets));
 }
 
 Status PrometheusService::RemoveTargetGroup(const fs::path& runtime_dir, const std::string& group) {
@@ -196,10 +162,10 @@ std::string PrometheusService::ConfigText(const Paths& paths) const {
 }
 
 Status PrometheusService::WriteConfig(const Paths& paths) const {
-  if (auto s = WriteAtomically(paths.config, ConfigText(paths)); !s) return s;
+  if (auto s = WriteFileAtomically(paths.config, ConfigText(paths)); !s) return s;
   std::error_code ec;
   fs::create_directories(paths.targets_dir, ec);
-  if (!fs::exists(paths.targets)) return WriteAtomically(paths.targets, "[]\n");
+  if (!fs::exists(paths.targets)) return WriteFileAtomically(paths.targets, "[]\n");
   return Ok();
 }
 
@@ -245,7 +211,7 @@ Status PrometheusService::RefreshConfig(const Paths& paths, int port) const {
 }
 
 ServiceStatus PrometheusService::Inspect(const Paths& paths) {
-  auto state = ReadState(paths.state);
+  auto state = ReadServerState(paths.state);
   if (!state) return {.detail = "not started"};
   if (!IsOurServer(paths, state->pid)) {
     return {.detail =
@@ -281,8 +247,8 @@ Result<std::string> PrometheusService::Launch(const Paths& paths) {
     if (!pid) return std::unexpected(pid.error());
     State state{*pid, *port, UrlForPort(*port)};
     // Recorded before waiting, so that `down` can stop it even if this process dies now.
-    if (auto s = WriteState(paths.state, state); !s) {
-      (void)Kill(*pid, paths.root, options_.stop_timeout);
+    if (auto s = WriteServerState(paths.state, state); !s) {
+      (void)StopByPid(*pid, "prometheus", paths.root, options_.stop_timeout);
       return std::unexpected(s.error());
     }
     const auto deadline = std::chrono::steady_clock::now() + options_.start_timeout;
@@ -297,7 +263,7 @@ Result<std::string> PrometheusService::Launch(const Paths& paths) {
     }
     std::error_code ec;
     if (!exit_code && IsAlive(*pid)) {  // hung in start-up: stop exactly it
-      (void)Kill(*pid, paths.root, options_.stop_timeout);
+      (void)StopByPid(*pid, "prometheus", paths.root, options_.stop_timeout);
       fs::remove(paths.state, ec);
       return DeadlineExceeded(fmt::format(
           "prometheus was not ready within {} ms; {} ends with:\n{}",
@@ -355,9 +321,9 @@ Status PrometheusService::Stop(const fs::path& runtime_dir) {
   if (!fs::exists(paths.root)) return Ok();
   auto lock = FileLock::Acquire(paths.lock);
   if (!lock) return std::unexpected(lock.error());
-  auto state = ReadState(paths.state);
+  auto state = ReadServerState(paths.state);
   if (state && IsOurServer(paths, state->pid)) {
-    if (auto s = Kill(state->pid, paths.root, options_.stop_timeout); !s) return s;
+    if (auto s = StopByPid(state->pid, "prometheus", paths.root, options_.stop_timeout); !s) return s;
   }
   std::error_code ec;
   fs::remove(paths.state, ec);

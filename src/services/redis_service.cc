@@ -13,6 +13,7 @@
 
 #include "services/file_lock.h"
 #include "services/process.h"
+#include "services/state_file.h"
 
 namespace mqlab::services {
 
@@ -36,33 +37,9 @@ namespace {
 // Polling interval while the server starts: it answers PING ~15 ms after exec.
 constexpr auto kReadyPoll = std::chrono::milliseconds(10);
 
-struct State {
-  int pid = 0;
-  int port = 0;
-  std::string url;
-};
+using State = ServerState;
 
-std::optional<State> ReadState(const fs::path& file) {
-  std::ifstream in(file);
-  if (!in) return std::nullopt;
-  auto j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-  if (!j.is_object() || !j.contains("pid") || !j["pid"].is_number_integer()) return std::nullopt;
-  return State{j["pid"].get<int>(), j.value("port", 0), j.value("url", std::string())};
-}
 
-Status WriteState(const fs::path& file, const State& s) {
-  fs::path tmp = file;
-  tmp += ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << nlohmann::json{{"pid", s.pid}, {"port", s.port}, {"url", s.url}}.dump(2) << "\n";
-    if (!out) return Unavailable(fmt::format("cannot write {}", tmp.string()));
-  }
-  std::error_code ec;
-  fs::rename(tmp, file, ec);
-  if (ec) return Unavailable(fmt::format("cannot write {}: {}", file.string(), ec.message()));
-  return Ok();
-}
 
 // True if `pid` is a live redis-server working in this folder: its current directory is our
 // data/ (the server chdirs to --dir at start; before that, it is the root we spawned it in). So a
@@ -88,13 +65,6 @@ bool Answers(int port) {
   return r && r->type == REDIS_REPLY_STATUS && std::string_view(r->str, r->len) == "PONG";
 }
 
-Status Kill(int pid, const fs::path& root, std::chrono::milliseconds grace) {
-  kill(pid, SIGTERM);  // graceful: fsync the AOF, exit
-  if (WaitGone(pid, grace)) return Ok();
-  kill(pid, SIGKILL);
-  if (WaitGone(pid, std::chrono::seconds(10))) return Ok();
-  return Unavailable(fmt::format("redis pid {} ({}) did not stop", pid, root.string()));
-}
 
 }  // namespace
 
@@ -105,7 +75,7 @@ std::string RedisService::UrlForPort(int port) {
 }
 
 ServiceStatus RedisService::Inspect(const Paths& paths) {
-  auto state = ReadState(paths.state);
+  auto state = ReadServerState(paths.state);
   if (!state) return {.detail = "not started"};
   if (!IsOurServer(paths, state->pid)) {
     return {.detail = fmt::format("stale record: pid {} is not this folder's redis", state->pid)};
@@ -149,8 +119,8 @@ Result<std::string> RedisService::Launch(const Paths& paths) {
     if (!pid) return std::unexpected(pid.error());
     State state{*pid, *port, UrlForPort(*port)};
     // Recorded before waiting, so that `down` can stop it even if this process dies now.
-    if (auto s = WriteState(paths.state, state); !s) {
-      (void)Kill(*pid, paths.root, options_.stop_timeout);
+    if (auto s = WriteServerState(paths.state, state); !s) {
+      (void)StopByPid(*pid, "redis", paths.root, options_.stop_timeout);
       return std::unexpected(s.error());
     }
     auto deadline = std::chrono::steady_clock::now() + options_.start_timeout;
@@ -165,7 +135,7 @@ Result<std::string> RedisService::Launch(const Paths& paths) {
     }
     std::error_code ec;
     if (!exit_code && IsAlive(*pid)) {  // hung in start-up: stop exactly it
-      (void)Kill(*pid, paths.root, options_.stop_timeout);
+      (void)StopByPid(*pid, "redis", paths.root, options_.stop_timeout);
       fs::remove(paths.state, ec);
       return DeadlineExceeded(
           fmt::format("redis did not answer PING within {} ms; {} ends with:\n{}",
@@ -217,9 +187,9 @@ Status RedisService::Stop(const fs::path& runtime_dir) {
   if (!fs::exists(paths.root)) return Ok();
   auto lock = FileLock::Acquire(paths.lock);
   if (!lock) return std::unexpected(lock.error());
-  auto state = ReadState(paths.state);
+  auto state = ReadServerState(paths.state);
   if (state && IsOurServer(paths, state->pid)) {
-    if (auto s = Kill(state->pid, paths.root, options_.stop_timeout); !s) return s;
+    if (auto s = StopByPid(state->pid, "redis", paths.root, options_.stop_timeout); !s) return s;
   }
   std::error_code ec;
   fs::remove(paths.state, ec);
