@@ -21,9 +21,11 @@
 //                     or the load's 2xx responses (sync);
 //   rejections        by status (429/503), their share of the burst's requests, and how many of
 //                     the rejected probes carried Retry-After;
-//   recoverySeconds   from the burst's end to the first probe after which every probe was
-//                     accepted with a latency within max(2 × baseline median, baseline + 100 ms);
-//                     null if it never came back within `after_seconds`;
+//   recoverySeconds   from the burst's end to the first probe from which no 5 consecutive probes
+//                     hold more than one outside "normal" = max(2 × baseline median, baseline
+//                     median + 100 ms, 1.5 × baseline p95) (a rejection counts as outside; one
+//                     stray slow probe is a shared host's noise); null if it never came back
+//                     within `after_seconds`;
 //   survived          the processes are still alive at the end.
 // A verdict per run says whether the expected behaviour held: with backpressure on, RSS flat
 // (growth ≤ 16 MB/min), accepted p99 under the SLO, every rejected probe with Retry-After and

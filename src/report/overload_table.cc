@@ -28,8 +28,9 @@ Table OverloadTable(const json& doc) {
       "A probe every {} ms measures what a new client sees (async: the job's whole life, submit "
       "to finished). RSS: the API (or serve) process, at the end of the baseline → the most "
       "during the burst, and its growth over the burst's second half. Accepted p99: probes' job "
-      "latency (async) or the 2xx responses (sync). Recovery: from the burst's end until every "
-      "probe is served within max(2 × baseline median, + 100 ms). Expected with backpressure on: "
+      "latency (async) or the 2xx responses (sync). Recovery: from the burst's end until no 5 "
+      "consecutive probes hold more than one slower than the baseline's own (max of 2 × its "
+      "median, its median + 100 ms, 1.5 × its p95). Expected with backpressure on: "
       "flat RSS, accepted p99 under the SLO ({} ms), every rejection with Retry-After, recovery "
       "within seconds; off: latency grows without bound, the process survives.",
       p.value("beforeSeconds", 0.0), p.value("afterSeconds", 0.0), p.value("workers", 0),
