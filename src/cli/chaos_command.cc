@@ -2,6 +2,7 @@
 // lost and what ran twice (src/chaos/chaos.h).
 #include <fmt/format.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <optional>
 #include <sstream>
@@ -60,6 +61,13 @@ int RunChaosFlags(ChaosFlags& f) {
   f.o.restart_backend = !f.no_backend_restart;
   f.o.restart_store = !f.no_store_restart;
   if (auto s = f.o.Validate(); !s) return UsageError(s.error().message);
+  // The processes chaos starts talk to its private servers only, given by flag; servers found in
+  // the environment (a services.env, the test fixture's) must not reach them through MQLAB_*
+  // variables for the versions not under test. Done before any thread starts.
+  for (const char* var : {"MQLAB_POSTGRES_URL", "MQLAB_REDIS_URL", "MQLAB_AMQP_URL",
+                          "MQLAB_KAFKA_BROKERS", "MQLAB_STORE"}) {
+    unsetenv(var);
+  }
   auto log = MakeLogger("chaos", f.log);
   std::stop_source stop;
   std::jthread signals([&stop](std::stop_token done) {
