@@ -56,7 +56,10 @@ int RunWorker(const WorkerConfig& config, std::shared_ptr<spdlog::logger> log) {
   if (!backend) {
     return Fail(fmt::format("the {} backend is not built into this mqlab", config.queue_kind));
   }
-  if (qopts.prefetch < config.worker.concurrency) qopts.prefetch = config.worker.concurrency;
+  // A loop may hold its next job while its last one is being recorded (async completion): twice
+  // the concurrency in hand at most, which a broker's prefetch must allow.
+  const int in_hand = config.worker.concurrency * (config.worker.async_completion ? 2 : 1);
+  if (qopts.prefetch < in_hand) qopts.prefetch = in_hand;
   auto queue = backend->open(qopts);
   if (!queue) return Fail(queue.error().message);
 

@@ -2,6 +2,10 @@
 
 #include <unistd.h>
 
+#include <deque>
+#include <functional>
+#include <utility>
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -55,6 +59,58 @@ struct Worker::Counters {
       dead{0}, abandoned{0};
 };
 
+// Completer threads: a bounded queue of completion tasks. Submit blocks while `capacity` tasks
+// wait; Drain returns once every submitted task ran (then the threads are joined).
+class Worker::Completer {
+ public:
+  using Task = std::move_only_function<void()>;
+  Completer(int threads, size_t capacity) : capacity_(capacity) {
+    for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Run(); });
+  }
+  ~Completer() { Drain(); }
+
+  void Submit(Task task) {
+    std::unique_lock lock(mu_);
+    space_.wait(lock, [&] { return tasks_.size() < capacity_; });
+    tasks_.push_back(std::move(task));
+    ready_.notify_one();
+  }
+
+  void Drain() {
+    {
+      std::lock_guard lock(mu_);
+      if (closing_) return;
+      closing_ = true;
+    }
+    ready_.notify_all();
+    for (auto& t : threads_) t.join();  // each runs what is left before it exits
+    threads_.clear();
+  }
+
+ private:
+  void Run() {
+    for (;;) {
+      Task task;
+      {
+        std::unique_lock lock(mu_);
+        ready_.wait(lock, [&] { return closing_ || !tasks_.empty(); });
+        if (tasks_.empty()) return;  // closing, and nothing left
+        task = std::move(tasks_.front());
+        tasks_.pop_front();
+        space_.notify_one();
+      }
+      task();
+    }
+  }
+
+  const size_t capacity_;
+  std::mutex mu_;
+  std::condition_variable ready_, space_;
+  std::deque<Task> tasks_;  // guarded by mu_
+  bool closing_ = false;    // guarded by mu_
+  std::vector<std::thread> threads_;
+};
+
 Worker::Worker(WorkerOptions options, std::string backend, queue::JobQueue& queue,
                store::JobStore& store, model::Predictor& predictor, const Clock& clock,
                metrics::MqlabMetrics& metrics, std::shared_ptr<spdlog::logger> log)
@@ -71,6 +127,10 @@ Worker::Worker(WorkerOptions options, std::string backend, queue::JobQueue& queu
 Worker::~Worker() { Stop(std::chrono::milliseconds(0)); }
 
 void Worker::Start() {
+  if (options_.async_completion) {
+    completer_ = std::make_unique<Completer>(options_.concurrency,
+                                             static_cast<size_t>(options_.concurrency));
+  }
   std::lock_guard lock(mu_);
   running_threads_ = options_.concurrency;
   for (int i = 0; i < options_.concurrency; ++i) threads_.emplace_back([this] { Loop(); });
@@ -91,6 +151,10 @@ bool Worker::Stop(std::chrono::milliseconds grace) {
   }
   for (auto& t : threads_) t.join();
   threads_.clear();
+  // Completions are store and queue calls (bounded by their timeouts), never a prediction: they
+  // all run, so every job that finished predicting is recorded before Stop returns.
+  if (completer_) completer_->Drain();
+  completer_.reset();
   return drained;
 }
 
@@ -110,7 +174,7 @@ void Worker::Loop() {
       all_exited_.wait_for(lock, options_.error_pause, [&] { return stopping_.load(); });
       continue;
     }
-    if (*d) Handle(std::move(*d));
+    if (*d) Process(std::move(*d), completer_ != nullptr);
   }
   std::lock_guard lock(mu_);
   if (--running_threads_ == 0) all_exited_.notify_all();
@@ -127,14 +191,20 @@ std::chrono::milliseconds Worker::Backoff(int attempt) {
   return milliseconds(static_cast<int64_t>(base * factor));
 }
 
-void Worker::Handle(std::unique_ptr<queue::Delivery> delivery) {
+void Worker::Process(std::unique_ptr<queue::Delivery> delivery, bool async_completion) {
   Counters& c = *counters_;
   c.received++;
   in_flight_++;
   c.inflight.Inc();
+  // Leaves the in-flight count when destroyed: at the end of this call, or at the end of the
+  // completion task when the success is recorded on a completer.
   struct Exit {
     Worker* w;
+    explicit Exit(Worker* worker) : w(worker) {}
+    Exit(Exit&& o) noexcept : w(std::exchange(o.w, nullptr)) {}
+    Exit(const Exit&) = delete;
     ~Exit() {
+      if (!w) return;
       w->in_flight_--;
       w->counters_->inflight.Dec();
     }
@@ -190,11 +260,25 @@ void Worker::Handle(std::unique_ptr<queue::Delivery> delivery) {
     return;
   }
   const WallTime now = clock_.Now();
-  auto done = store_.Finish({.id = job->id, .attempt = attempt, .outcome = JobStatus::kSuccess,
-                             .output_path = result->output_path, .now = now});
+  if (async_completion) {
+    completer_->Submit([this, d = std::move(delivery), job = std::move(*job), attempt,
+                        output = std::move(result->output_path), now,
+                        leave = std::move(exit)]() mutable {
+      CompleteSuccess(*d, job, attempt, output, now);
+    });
+    return;
+  }
+  CompleteSuccess(d, *job, attempt, result->output_path, now);
+}
+
+void Worker::CompleteSuccess(queue::Delivery& d, const Job& job, int attempt,
+                             const std::string& output, WallTime now) {
+  Counters& c = *counters_;
+  auto done = store_.Finish({.id = job.id, .attempt = attempt, .outcome = JobStatus::kSuccess,
+                             .output_path = output, .now = now});
   if (!done) {
     if (done.error().transient()) {
-      log_->error("worker: cannot record job {}: {}", job->id, done.error().ToString());
+      log_->error("worker: cannot record job {}: {}", job.id, done.error().ToString());
       c.abandoned++;
       (void)d.Retry(Backoff(1));  // it will run again: at least once
       return;
@@ -207,11 +291,11 @@ void Worker::Handle(std::unique_ptr<queue::Delivery> delivery) {
   }
   if (auto s = d.Ack(); !s) {
     log_->warn("worker: ack of job {} failed ({}); a duplicate delivery will be skipped",
-               job->id, s.error().ToString());
+               job.id, s.error().ToString());
   }
   c.success.Inc();
   c.succeeded++;
-  c.end_to_end.Observe(std::max(0.0, Seconds(now - job->created_at)));
+  c.end_to_end.Observe(std::max(0.0, Seconds(now - job.created_at)));
 }
 
 void Worker::OnPredictFailed(queue::Delivery& d, const Job& job, const Error& error) {

@@ -51,6 +51,14 @@ struct WorkerOptions {
   std::chrono::milliseconds poll_timeout{200};
   // Pause after a failed Receive (server down) before trying again. Default: 500 ms.
   std::chrono::milliseconds error_pause{500};
+  // Record successes (store Finish, then queue Ack) on completer threads, so that a consume
+  // loop receives its next job while the last one is being recorded: the store's commit (a disk
+  // flush, 1-3 ms) is then off the model's path, as River's completer takes it off its
+  // executors'. `concurrency` completer threads, at most `concurrency` completions waiting (a
+  // loop that finds them all busy waits), so at most 2 × concurrency deliveries are held (a
+  // broker's prefetch must allow it). Order and guarantees are unchanged: Finish before Ack, and
+  // a process that dies before either leaves the job to be delivered again. Default: true.
+  bool async_completion = true;
 
   Status Validate() const;
 };
@@ -80,15 +88,21 @@ class Worker {
   // Returns true if everything in flight finished within the grace period.
   bool Stop(std::chrono::milliseconds grace);
 
-  // Handles one delivery to its settlement (exposed for tests; the loop calls it).
-  void Handle(std::unique_ptr<queue::Delivery> delivery);
+  // Handles one delivery to its settlement, completion included, on the calling thread (exposed
+  // for tests; the loops run the same steps, completing on the completers).
+  void Handle(std::unique_ptr<queue::Delivery> delivery) { Process(std::move(delivery), false); }
 
   WorkerStats stats() const;
   int64_t in_flight() const { return in_flight_.load(); }
 
  private:
   struct Counters;
+  class Completer;
   void Loop();
+  void Process(std::unique_ptr<queue::Delivery> delivery, bool async_completion);
+  // Finish SUCCESS then Ack, counters; the last step of a successful job.
+  void CompleteSuccess(queue::Delivery& d, const Job& job, int attempt, const std::string& output,
+                       WallTime now);
   std::chrono::milliseconds Backoff(int attempt);
   void OnPredictFailed(queue::Delivery& d, const Job& job, const Error& error);
 
@@ -110,6 +124,7 @@ class Worker {
   int running_threads_ = 0;
   std::mt19937_64 rng_{std::random_device{}()};
   std::vector<std::thread> threads_;
+  std::unique_ptr<Completer> completer_;  // when options_.async_completion, while started
 };
 
 // "<hostname>-<pid>".

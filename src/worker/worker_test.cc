@@ -207,5 +207,95 @@ TEST_F(WorkerTest, BackoffOptionsValidate) {
       (WorkerOptions{.backoff_base = milliseconds(10), .backoff_max = milliseconds(5)}).Validate());
 }
 
+
+// A store whose Finish takes `finish_delay`, and which notes whether a StartAttempt ever began
+// while a Finish was in progress (the next job started while the last one was being recorded).
+class SlowFinishStore final : public store::JobStore {
+ public:
+  SlowFinishStore(store::JobStore& inner, milliseconds finish_delay)
+      : inner_(inner), delay_(finish_delay) {}
+  Status Create(const Job& job) override { return inner_.Create(job); }
+  Result<Job> Get(std::string_view id) override { return inner_.Get(id); }
+  Result<Job> FindByIdempotencyKey(std::string_view v, std::string_view k) override {
+    return inner_.FindByIdempotencyKey(v, k);
+  }
+  Result<Job> StartAttempt(const store::StartParams& p) override {
+    if (finishing_.load() > 0) overlapped_ = true;
+    return inner_.StartAttempt(p);
+  }
+  Status Finish(const store::FinishParams& p) override {
+    finishing_++;
+    std::this_thread::sleep_for(delay_);
+    auto s = inner_.Finish(p);
+    finishing_--;
+    return s;
+  }
+  Status Requeue(const store::RequeueParams& p) override { return inner_.Requeue(p); }
+  Status Reject(const store::RejectParams& p) override { return inner_.Reject(p); }
+  Result<std::vector<std::string>> Recover(const store::RecoverParams& p) override {
+    return inner_.Recover(p);
+  }
+  Result<std::map<std::string, int64_t>> CountByStatus(std::string_view v) override {
+    return inner_.CountByStatus(v);
+  }
+  Status Ping() override { return inner_.Ping(); }
+  bool overlapped() const { return overlapped_.load(); }
+
+ private:
+  store::JobStore& inner_;
+  const milliseconds delay_;
+  std::atomic<int> finishing_{0};
+  std::atomic<bool> overlapped_{false};
+};
+
+class CompletionTest : public WorkerTest, public ::testing::WithParamInterface<bool> {};
+
+TEST_P(CompletionTest, NextJobStartsWhileTheLastIsRecordedOnlyWithAsyncCompletion) {
+  const bool async = GetParam();
+  SlowFinishStore slow(*store_, milliseconds(40));
+  predictor_ = std::make_unique<model::Predictor>(
+      dir_.path(), model::PredictorOptions{.service_time = std::chrono::microseconds(0),
+                                           .write_output = false});
+  Worker w(WorkerOptions{.worker_id = "w-test", .concurrency = 1,
+                         .poll_timeout = milliseconds(20), .async_completion = async},
+           "memory", queue_, slow, *predictor_, Clock::Real(), metrics_, NullLogger());
+  std::vector<std::string> ids;
+  for (int i = 0; i < 8; ++i) ids.push_back(Submit());
+  w.Start();
+  ASSERT_TRUE(Eventually([&] { return w.stats().succeeded == 8; }));
+  EXPECT_TRUE(w.Stop(milliseconds(5000)));
+  EXPECT_EQ(slow.overlapped(), async)
+      << (async ? "the loop waited for each Finish" : "a job started during a Finish inline");
+  for (const auto& id : ids) EXPECT_EQ(StatusOf(id), JobStatus::kSuccess);
+  EXPECT_EQ(queue_.Depth().value(), 0);
+  EXPECT_EQ(w.in_flight(), 0);
+}
+
+TEST_P(CompletionTest, StopRecordsEveryJobThatFinishedPredicting) {
+  SlowFinishStore slow(*store_, milliseconds(60));
+  predictor_ = std::make_unique<model::Predictor>(
+      dir_.path(), model::PredictorOptions{.service_time = std::chrono::microseconds(0),
+                                           .write_output = false});
+  Worker w(WorkerOptions{.worker_id = "w-test", .concurrency = 2,
+                         .poll_timeout = milliseconds(20), .async_completion = GetParam()},
+           "memory", queue_, slow, *predictor_, Clock::Real(), metrics_, NullLogger());
+  for (int i = 0; i < 40; ++i) Submit();
+  w.Start();
+  ASSERT_TRUE(Eventually([&] { return w.stats().received >= 6; }));
+  EXPECT_TRUE(w.Stop(milliseconds(10000)));  // completions waiting on the completers included
+  const WorkerStats st = w.stats();
+  EXPECT_EQ(st.succeeded, st.received) << "every job taken was recorded and acknowledged";
+  auto counts = store_->CountByStatus("mem").value();
+  EXPECT_EQ(counts["SUCCESS"], st.succeeded);
+  EXPECT_EQ(counts["RUNNING"], 0) << "nothing left half-done";
+  EXPECT_EQ(counts["PENDING"] + st.received, 40);
+  EXPECT_EQ(queue_.Depth().value(), 40 - st.received);
+}
+
+INSTANTIATE_TEST_SUITE_P(Worker, CompletionTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& i) {
+                           return i.param ? "Async" : "Inline";
+                         });
+
 }  // namespace
 }  // namespace mqlab::worker
