@@ -10,7 +10,7 @@
 //   - at 30 % of the run: restart the backend's server (Stop then Start through the launcher),
 //     the workers frozen `backlog_seconds` before it so that it meets a backlog;
 //   - at 60 %: restart the PostgreSQL job store (V3: the same server again);
-// then (once both restarts happened) stops the load, drains (until every accepted job finished, or `drain_timeout`), stops the
+// then (once every planned fault happened) stops the load, drains (until every accepted job finished, or `drain_timeout`), stops the
 // processes, and looks every accepted job up in the job store (accounting.h).
 //
 // Workers run with a short lease (`lease_seconds`, default 5 s: PostgreSQL's lease, Redis'

@@ -339,11 +339,12 @@ json Run::Go(std::stop_token stop) {
     std::jthread kills([&](std::stop_token fs) { Kills(fs, stop, t0); });
     std::jthread restarts([&](std::stop_token fs) { Restarts(fs, stop, t0); });
     SleepUntil(t0 + o_.seconds, {}, stop);
-    // A slow restart (RabbitMQ, Kafka: seconds) may push the next one past the planned end: the
-    // load goes on until both restarts happened, so that every fault meets it.
+    // A slow restart (RabbitMQ, Kafka: seconds), or a replacement worker waiting for its server,
+    // may push a planned fault past the planned end: the load goes on until every planned fault
+    // happened, so that each one meets it.
     restarts.join();
+    kills.join();
     sub.Stop();
-    kills.request_stop();
   }
   const double load_end = UnixNow();
   // A replacement that could not start (its server was down) is started again for the drain.
