@@ -42,8 +42,8 @@ TEST(ChaosAccountingTest, CountsLostByWhatTheStoreSays) {
   EXPECT_EQ(a.completed, 1);
   EXPECT_EQ(a.failed, 1);
   EXPECT_EQ(a.lost, 3);
-  EXPECT_EQ(a.lost_by_status, (std::map<std::string, int64_t>{
-                                  {"PENDING", 1}, {"RUNNING", 1}, {"missing", 1}}));
+  EXPECT_EQ(a.lost_by_status,
+            (std::map<std::string, int64_t>{{"PENDING", 1}, {"RUNNING", 1}, {"missing", 1}}));
   EXPECT_EQ(a.lost_sample, (std::vector<std::string>{"c", "d", "e"}));
   EXPECT_EQ(a.run_more_than_once, 1);
   EXPECT_EQ(a.max_attempts_seen, 3);
@@ -78,7 +78,8 @@ TEST(ChaosAccountingTest, ShorterThanServiceTimeIsNoWait) {
 }
 
 TEST(ChaosAccountingTest, JsonCarriesTheContractFields) {
-  std::map<std::string, Job> records{{"a", Finished("a", JobStatus::kSuccess, 2, milliseconds(1500))}};
+  std::map<std::string, Job> records{
+      {"a", Finished("a", JobStatus::kSuccess, 2, milliseconds(1500))}};
   auto j = ToJson(Account({"a", "b"}, records, 0.5));
   EXPECT_EQ(j["accepted"], 2);
   EXPECT_EQ(j["completed"], 1);

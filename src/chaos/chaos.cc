@@ -1,9 +1,9 @@
 #include "chaos/chaos.h"
 
+#include <fmt/format.h>
+
 #include <ctime>
 #include <fstream>
-
-#include <fmt/format.h>
 
 #include "chaos/servers.h"
 #include "chaos/target.h"

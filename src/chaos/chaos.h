@@ -10,8 +10,9 @@
 //   - at 30 % of the run: restart the backend's server (Stop then Start through the launcher),
 //     the workers frozen `backlog_seconds` before it so that it meets a backlog;
 //   - at 60 %: restart the PostgreSQL job store (V3: the same server again);
-// then (once every planned fault happened) stops the load, drains (until every accepted job finished, or `drain_timeout`), stops the
-// processes, and looks every accepted job up in the job store (accounting.h).
+// then (once every planned fault happened) stops the load, drains (until every accepted job
+// finished, or `drain_timeout`), stops the processes, and looks every accepted job up in the job
+// store (accounting.h).
 //
 // Workers run with a short lease (`lease_seconds`, default 5 s: PostgreSQL's lease, Redis'
 // XAUTOCLAIM idle time, Kafka's session timeout, which the queue clamps to ≥ 6 s) so that a killed
@@ -25,14 +26,14 @@
 #ifndef MQLAB_CHAOS_CHAOS_H_
 #define MQLAB_CHAOS_CHAOS_H_
 
+#include <spdlog/logger.h>
+
 #include <cstdint>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <stop_token>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
-#include <spdlog/logger.h>
 
 #include "mqlab/common/status.h"
 

@@ -8,7 +8,6 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
-
 #include <nlohmann/json.hpp>
 
 #include "tests/support/mqlab_process.h"
@@ -41,12 +40,28 @@ const json* FindRun(const json& doc, const std::string& target) {
 
 TEST_F(ChaosCommandTest, ShortRunLosesNothingDurableAndFailsFast) {
   const auto out = dir_.path() / "out";
-  auto res = testing::RunMqlab(
-      {"chaos", "--backends", "mem,postgres,redis,rabbitmq,kafka", "--redis-durable", "both",
-       "--seconds", "10", "--rate", "30", "--workers", "3", "--kill-every", "2.5s",
-       "--drain-timeout", "20", "--seed", "7", "--out", out.string(), "--runtime-dir",
-       (dir_.path() / "rt").string()},
-      std::chrono::minutes(6));
+  auto res = testing::RunMqlab({"chaos",
+                                "--backends",
+                                "mem,postgres,redis,rabbitmq,kafka",
+                                "--redis-durable",
+                                "both",
+                                "--seconds",
+                                "10",
+                                "--rate",
+                                "30",
+                                "--workers",
+                                "3",
+                                "--kill-every",
+                                "2.5s",
+                                "--drain-timeout",
+                                "20",
+                                "--seed",
+                                "7",
+                                "--out",
+                                out.string(),
+                                "--runtime-dir",
+                                (dir_.path() / "rt").string()},
+                               std::chrono::minutes(6));
   std::ifstream in(out / "chaos.json");
   ASSERT_TRUE(in) << "no chaos.json; exit " << res.exit_code << ":\n" << res.output;
   const json doc = json::parse(in);

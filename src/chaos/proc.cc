@@ -1,13 +1,12 @@
 #include "chaos/proc.h"
 
+#include <fmt/format.h>
 #include <signal.h>
 
 #include <fstream>
 #include <regex>
 #include <sstream>
 #include <thread>
-
-#include <fmt/format.h>
 
 #include "services/process.h"
 

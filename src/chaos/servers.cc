@@ -1,8 +1,8 @@
 #include "chaos/servers.h"
 
-#include <chrono>
-
 #include <fmt/format.h>
+
+#include <chrono>
 
 #include "services/redis_service.h"
 
@@ -18,8 +18,8 @@ Result<ChaosServers::Entry*> ChaosServers::Find(const std::string& name) {
   if (auto it = entries_.find(name); it != entries_.end()) return &it->second;
   Entry e;
   if (name == "redis-volatile") {
-    e.service = std::make_unique<services::RedisService>(
-        services::RedisServiceOptions{.durable = false});
+    e.service =
+        std::make_unique<services::RedisService>(services::RedisServiceOptions{.durable = false});
     e.dir = runtime_dir_ / "volatile";
   } else {
     auto svc = services::MakeService(name);

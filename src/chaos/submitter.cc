@@ -1,8 +1,8 @@
 #include "chaos/submitter.h"
 
-#include <algorithm>
-
 #include <fmt/format.h>
+
+#include <algorithm>
 
 #include "http/client.h"
 
@@ -13,8 +13,7 @@ namespace {
 using Steady = std::chrono::steady_clock;
 
 double UnixNow() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 // An arrival older than this when a client is finally free was not served by the open model.
@@ -69,8 +68,8 @@ void Submitter::Schedule() {
 void Submitter::Send() {
   auto url = http::ParseHttpUrl(options_.url);
   if (!url) return;
-  http::Client client(*url, {.connect_timeout = options_.timeout,
-                             .request_timeout = options_.timeout});
+  http::Client client(*url,
+                      {.connect_timeout = options_.timeout, .request_timeout = options_.timeout});
   for (;;) {
     Steady::time_point at;
     {

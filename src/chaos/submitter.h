@@ -21,16 +21,15 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 namespace mqlab::chaos {
 
 struct SubmitOptions {
-  std::string url;  // http://host:port of the API (or serve)
+  std::string url;   // http://host:port of the API (or serve)
   std::string path;  // "/v3/ocr/jobs"
   std::string body = R"({"inputPath":"scans/page.png"})";
   double rate = 40;  // arrivals per second. Default: 40.

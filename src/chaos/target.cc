@@ -1,13 +1,13 @@
 #include "chaos/target.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <fstream>
 #include <mutex>
 #include <random>
 #include <set>
 #include <thread>
-
-#include <fmt/format.h>
 
 #include "app/backends.h"
 #include "chaos/accounting.h"
@@ -26,8 +26,7 @@ using nlohmann::json;
 namespace {
 
 double UnixNow() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 std::string Num(double v) { return fmt::format("{}", v); }
@@ -104,8 +103,10 @@ class Run {
  private:
   bool mem() const { return t_.backend == "memory"; }
   std::vector<std::string> ModelArgs() const {
-    return {"--service-ms", Num(o_.service_ms), "--service-dist", "fixed", "--mode", "sleep",
-            "--log-level", "warn"};
+    return {"--service-ms",   Num(o_.service_ms),
+            "--service-dist", "fixed",
+            "--mode",         "sleep",
+            "--log-level",    "warn"};
   }
   ProcSpec FleetSpec(int n) const;
   Status StartProcesses();
@@ -116,8 +117,7 @@ class Run {
   void Record(json ev);
   json KillOne(double t0);
   json Restart(const std::string& what, const std::string& server, double t0);
-  Result<std::map<std::string, Job>> ReadStore(const std::vector<std::string>& ids,
-                                              json& counts);
+  Result<std::map<std::string, Job>> ReadStore(const std::vector<std::string>& ids, json& counts);
 
   const Target& t_;
   const ChaosOptions& o_;
@@ -129,7 +129,7 @@ class Run {
   int mem_port_ = 0;
   std::vector<std::string> conn_;
   std::unique_ptr<Proc> api_;
-  std::mutex fleet_mu_;  // guards fleet_ and next_ while the fault threads run
+  std::mutex fleet_mu_;                       // guards fleet_ and next_ while the fault threads run
   std::vector<std::unique_ptr<Proc>> fleet_;  // workers, or (mem) the one serve process
   int next_ = 0;
   std::mutex events_mu_;  // guards events_ and windows_ while the fault threads run
@@ -142,15 +142,31 @@ ProcSpec Run::FleetSpec(int n) const {
   const std::string data = (dir_ / "data").string();
   if (mem()) {
     s.name = fmt::format("serve-{}", n);
-    s.args = {"serve", "--listen", fmt::format("127.0.0.1:{}", mem_port_), "--data-dir", data,
-              "--workers", std::to_string(o_.workers), "--store",
+    s.args = {"serve",
+              "--listen",
+              fmt::format("127.0.0.1:{}", mem_port_),
+              "--data-dir",
+              data,
+              "--workers",
+              std::to_string(o_.workers),
+              "--store",
               "sqlite:" + (dir_ / "jobs.db").string()};
   } else {
     s.name = fmt::format("worker-{}", n);
     s.ready_marker = "metrics on";
-    s.args = {"worker", "--queue", t_.backend, "--metrics-listen", "127.0.0.1:0", "--data-dir",
-              data, "--worker-id", fmt::format("chaos-{}-w{}", t_.id, n), "--lease",
-              Num(o_.lease_seconds), "--shutdown-grace", "5"};
+    s.args = {"worker",
+              "--queue",
+              t_.backend,
+              "--metrics-listen",
+              "127.0.0.1:0",
+              "--data-dir",
+              data,
+              "--worker-id",
+              fmt::format("chaos-{}-w{}", t_.id, n),
+              "--lease",
+              Num(o_.lease_seconds),
+              "--shutdown-grace",
+              "5"};
     s.args.insert(s.args.end(), conn_.begin(), conn_.end());
   }
   for (const auto& a : ModelArgs()) s.args.push_back(a);
@@ -207,7 +223,9 @@ json Run::KillOne(double t0) {
     std::lock_guard lock(fleet_mu_);
     i = std::uniform_int_distribution<size_t>(0, fleet_.size() - 1)(rng_);
     at = UnixNow();
-    ev = {{"at", at - t0}, {"kind", "kill -9"}, {"victim", fleet_[i]->name()},
+    ev = {{"at", at - t0},
+          {"kind", "kill -9"},
+          {"victim", fleet_[i]->name()},
           {"pid", fleet_[i]->pid()}};
     fleet_[i]->Kill9();
   }
@@ -327,10 +345,11 @@ json Run::Go(std::stop_token stop) {
     run["error"] = OneLine(s.error().message);
     return run;
   }
-  Submitter sub({.url = target_url_,
-                 .path = path_,
-                 .rate = o_.rate,
-                 .timeout = std::chrono::milliseconds(static_cast<int64_t>(o_.client_timeout * 1000))});
+  Submitter sub(
+      {.url = target_url_,
+       .path = path_,
+       .rate = o_.rate,
+       .timeout = std::chrono::milliseconds(static_cast<int64_t>(o_.client_timeout * 1000))});
   const double t0 = UnixNow();
   log_.info("{}: load {}/s for {} s, {} workers, a kill every {} s", t_.id, o_.rate, o_.seconds,
             o_.workers, o_.kill_every);
@@ -350,8 +369,8 @@ json Run::Go(std::stop_token stop) {
   // A replacement that could not start (its server was down) is started again for the drain.
   for (auto& p : fleet_) {
     if (p->running()) continue;
-    if (auto again = Proc::Start(o_.binary, FleetSpec(next_++), dir_ / "logs",
-                                 std::chrono::seconds(60))) {
+    if (auto again =
+            Proc::Start(o_.binary, FleetSpec(next_++), dir_ / "logs", std::chrono::seconds(60))) {
       p = std::move(*again);
     }
   }
@@ -361,7 +380,8 @@ json Run::Go(std::stop_token stop) {
     if (!r.job_id.empty()) accepted.push_back(r.job_id);
   }
   const size_t open = Drain(target_url_, path_, accepted, o_.drain_timeout, stop);
-  run["drain"] = {{"seconds", UnixNow() - load_end}, {"unfinished", open},
+  run["drain"] = {{"seconds", UnixNow() - load_end},
+                  {"unfinished", open},
                   {"timeoutSeconds", o_.drain_timeout}};
   for (auto& p : fleet_) p->Terminate(std::chrono::seconds(10));
   if (api_) api_->Terminate(std::chrono::seconds(10));
@@ -414,7 +434,8 @@ Result<std::vector<Target>> PlanTargets(const ChaosOptions& o) {
       out.push_back({"rabbitmq", "rabbitmq", "rabbitmq", "v5", true,
                      "RabbitMQ durable queue, persistent messages, confirms"});
     } else if (b == "kafka") {
-      out.push_back({"kafka", "kafka", "kafka", "v6", true, "Kafka, one broker, idempotent producer"});
+      out.push_back(
+          {"kafka", "kafka", "kafka", "v6", true, "Kafka, one broker, idempotent producer"});
     } else {
       return InvalidArgument(fmt::format(
           "--backends: unknown backend '{}' (mem, postgres, redis, rabbitmq, kafka)", b));
@@ -423,8 +444,8 @@ Result<std::vector<Target>> PlanTargets(const ChaosOptions& o) {
   return out;
 }
 
-json RunTarget(const Target& t, const ChaosOptions& o, ChaosServers& servers,
-               std::stop_token stop, spdlog::logger& log) {
+json RunTarget(const Target& t, const ChaosOptions& o, ChaosServers& servers, std::stop_token stop,
+               spdlog::logger& log) {
   Run run(t, o, servers, log);
   return run.Go(stop);
 }

@@ -3,12 +3,12 @@
 #ifndef MQLAB_CHAOS_TARGET_H_
 #define MQLAB_CHAOS_TARGET_H_
 
+#include <spdlog/logger.h>
+
+#include <nlohmann/json.hpp>
 #include <stop_token>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
-#include <spdlog/logger.h>
 
 #include "chaos/chaos.h"
 #include "chaos/servers.h"

@@ -54,7 +54,8 @@ int RunChaosFlags(ChaosFlags& f) {
   if (auto s = f.log.Validate(); !s) return UsageError(s.error().message);
   f.o.backends = SplitCommas(f.backends);
   auto every = ParseSeconds(f.kill_every);
-  if (!every) return UsageError("--kill-every: '" + f.kill_every + "' is not a duration (5s, 500ms)");
+  if (!every)
+    return UsageError("--kill-every: '" + f.kill_every + "' is not a duration (5s, 500ms)");
   f.o.kill_every = *every;
   f.o.out = f.out;
   f.o.runtime_dir = f.runtime_dir;
@@ -100,14 +101,16 @@ int RunChaosFlags(ChaosFlags& f) {
 Runner AddChaosCommand(CLI::App& root) {
   auto f = std::make_shared<ChaosFlags>();
   CLI::App* cmd = root.add_subcommand(
-      "chaos", "Kill workers (kill -9) and restart servers under a steady load, drain, and count "
-               "jobs accepted, completed, lost and run more than once per backend; writes "
-               "chaos.json and chaos.md (private servers in their own runtime folder)");
+      "chaos",
+      "Kill workers (kill -9) and restart servers under a steady load, drain, and count "
+      "jobs accepted, completed, lost and run more than once per backend; writes "
+      "chaos.json and chaos.md (private servers in their own runtime folder)");
   Flag(cmd, "--backends", f->backends, "Backends: mem,postgres,redis,rabbitmq,kafka");
   Flag(cmd, "--redis-durable", f->o.redis_durable,
        "Redis with AOF (on), without persistence (off), or one run of each (both)")
       ->check(CLI::IsMember({"on", "off", "both"}));
-  Flag(cmd, "--seconds", f->o.seconds, "Seconds of load per backend")->check(CLI::Range(1.0, 86400.0));
+  Flag(cmd, "--seconds", f->o.seconds, "Seconds of load per backend")
+      ->check(CLI::Range(1.0, 86400.0));
   Flag(cmd, "--rate", f->o.rate, "Submissions per second (keep it below capacity)")
       ->check(CLI::Range(0.1, 100000.0));
   Flag(cmd, "--workers", f->o.workers, "Worker processes (mem: in-process workers)")
@@ -118,15 +121,18 @@ Runner AddChaosCommand(CLI::App& root) {
   Flag(cmd, "--lease", f->o.lease_seconds,
        "Worker lease, s (PostgreSQL lease, Redis XAUTOCLAIM idle, Kafka session ≥ 6 s)")
       ->check(CLI::Range(1.0, 3600.0));
-  Flag(cmd, "--drain-timeout", f->o.drain_timeout, "Seconds to wait for accepted jobs after the load")
+  Flag(cmd, "--drain-timeout", f->o.drain_timeout,
+       "Seconds to wait for accepted jobs after the load")
       ->check(CLI::Range(1.0, 86400.0));
   Flag(cmd, "--client-timeout", f->o.client_timeout, "Seconds before a request counts as hung")
       ->check(CLI::Range(0.1, 600.0));
   Flag(cmd, "--backlog", f->o.backlog_seconds,
        "Seconds the workers are frozen before the backend restart, so it meets a backlog")
       ->check(CLI::Range(0.0, 60.0));
-  cmd->add_flag("--no-backend-restart", f->no_backend_restart, "Do not restart the backend's server");
-  cmd->add_flag("--no-store-restart", f->no_store_restart, "Do not restart the PostgreSQL job store");
+  cmd->add_flag("--no-backend-restart", f->no_backend_restart,
+                "Do not restart the backend's server");
+  cmd->add_flag("--no-store-restart", f->no_store_restart,
+                "Do not restart the PostgreSQL job store");
   Flag(cmd, "--seed", f->o.seed, "Seed of the choice of victims (0: random)");
   Flag(cmd, "--out", f->out,
        "Output folder (default: results/chaos-<UTC time>); a study's folder gets a Stability "

@@ -1,8 +1,8 @@
 #include "report/stability.h"
 
-#include <fstream>
-
 #include <fmt/format.h>
+
+#include <fstream>
 
 namespace mqlab::report {
 
@@ -16,8 +16,7 @@ std::string Int(const json& j, const char* key) {
 }
 
 std::string Seconds(const json& j, const char* key) {
-  return j.contains(key) && j[key].is_number() ? Figure(j[key].get<double>())
-                                               : std::string(kDash);
+  return j.contains(key) && j[key].is_number() ? Figure(j[key].get<double>()) : std::string(kDash);
 }
 
 // "503 ×12, connection ×3": what the clients got other than 2xx; "none" when nothing.
@@ -50,9 +49,18 @@ Table StabilityTable(const json& chaos) {
       "unanswered after the client timeout ({} s).",
       p.value("rate", 0.0), p.value("seconds", 0.0), p.value("killEverySeconds", 0.0),
       p.value("clientTimeoutSeconds", 0.0));
-  t.header = {"Backend",      "Persistence", "Accepted", "Completed",     "Lost",
-              "Ran >1×",      "Longest recovery (s)", "Kills", "Restarts (server/store)",
-              "Client errors", "Slowest error (s)", "Hung"};
+  t.header = {"Backend",
+              "Persistence",
+              "Accepted",
+              "Completed",
+              "Lost",
+              "Ran >1×",
+              "Longest recovery (s)",
+              "Kills",
+              "Restarts (server/store)",
+              "Client errors",
+              "Slowest error (s)",
+              "Hung"};
   if (!chaos.contains("runs") || !chaos["runs"].is_array()) return t;
   for (const json& r : chaos["runs"]) {
     const json a = r.contains("accounting") ? r["accounting"] : json::object();
@@ -69,17 +77,10 @@ Table StabilityTable(const json& chaos) {
     std::string errors = r.contains("clients") ? ClientErrors(c) : std::string(kDash);
     if (r.contains("error")) errors += "; run error: " + r["error"].get<std::string>();
     t.rows.push_back({fmt::format("{} ({})", r.value("target", "?"), r.value("version", "?")),
-                      r.value("persistence", ""),
-                      Int(a, "accepted"),
-                      Int(a, "completed"),
-                      lost,
-                      Int(a, "runMoreThanOnce"),
-                      Seconds(a, "maxRecoverySeconds"),
-                      Int(r, "kills"),
+                      r.value("persistence", ""), Int(a, "accepted"), Int(a, "completed"), lost,
+                      Int(a, "runMoreThanOnce"), Seconds(a, "maxRecoverySeconds"), Int(r, "kills"),
                       fmt::format("{}/{}", Int(r, "backendRestarts"), Int(r, "storeRestarts")),
-                      errors,
-                      Seconds(c, "slowestErrorSeconds"),
-                      Int(c, "hung")});
+                      errors, Seconds(c, "slowestErrorSeconds"), Int(c, "hung")});
   }
   return t;
 }

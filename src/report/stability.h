@@ -7,9 +7,8 @@
 #define MQLAB_REPORT_STABILITY_H_
 
 #include <filesystem>
-#include <optional>
-
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "report/format.h"
 
