@@ -283,6 +283,13 @@ void Worker::CompleteSuccess(queue::Delivery& d, const Job& job, int attempt,
       (void)d.Retry(Backoff(1));  // it will run again: at least once
       return;
     }
+    if (StartWasLost(job.id, attempt)) {
+      log_->warn("worker: job {}: the store lost attempt {}'s start (a restart?); running it again",
+                 job.id, attempt);
+      c.abandoned++;
+      (void)d.Retry(Backoff(1));
+      return;
+    }
     // Another attempt took over (kAborted) or finished it (kFailedPrecondition).
     c.duplicates.Inc();
     c.duplicate++;
@@ -298,6 +305,11 @@ void Worker::CompleteSuccess(queue::Delivery& d, const Job& job, int attempt,
   c.end_to_end.Observe(std::max(0.0, Seconds(now - job.created_at)));
 }
 
+bool Worker::StartWasLost(const std::string& id, int attempt) {
+  auto now = store_.Get(id);
+  return now && !IsTerminal(now->status) && now->attempts < attempt;
+}
+
 void Worker::OnPredictFailed(queue::Delivery& d, const Job& job, const Error& error) {
   Counters& c = *counters_;
   const int attempt = job.attempts;
@@ -305,7 +317,8 @@ void Worker::OnPredictFailed(queue::Delivery& d, const Job& job, const Error& er
   if (attempt < job.max_attempts) {
     auto s = store_.Requeue({.id = job.id, .attempt = attempt, .error_message = error.message,
                              .now = now});
-    if (!s && !s.error().transient()) {  // stale attempt or finished elsewhere
+    if (!s && !s.error().transient() && !StartWasLost(job.id, attempt)) {
+      // stale attempt or finished elsewhere
       c.duplicates.Inc();
       c.duplicate++;
       (void)d.Ack();
@@ -317,7 +330,7 @@ void Worker::OnPredictFailed(queue::Delivery& d, const Job& job, const Error& er
   }
   auto s = store_.Finish({.id = job.id, .attempt = attempt, .outcome = JobStatus::kFailed,
                           .error_message = error.message, .now = now});
-  if (!s && s.error().transient()) {
+  if (!s && (s.error().transient() || StartWasLost(job.id, attempt))) {
     c.abandoned++;
     (void)d.Retry(Backoff(1));
     return;

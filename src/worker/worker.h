@@ -105,6 +105,10 @@ class Worker {
                        WallTime now);
   std::chrono::milliseconds Backoff(int attempt);
   void OnPredictFailed(queue::Delivery& d, const Job& job, const Error& error);
+  // True when the store shows the job unfinished with fewer attempts than `attempt`: this
+  // attempt's start did not survive (a store that restarted before flushing it). Its delivery
+  // must then come back, not be acknowledged: the job still has to run.
+  bool StartWasLost(const std::string& id, int attempt);
 
   const WorkerOptions options_;
   const std::string backend_;

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "common/logging.h"
 #include "metrics/registry.h"
 #include "queue/memory/memory_queue.h"
@@ -296,6 +298,65 @@ INSTANTIATE_TEST_SUITE_P(Worker, CompletionTest, ::testing::Bool(),
                          [](const ::testing::TestParamInfo<bool>& i) {
                            return i.param ? "Async" : "Inline";
                          });
+
+
+// A store that "forgets" every start once (as a server restarted before flushing it would): the
+// row stays PENDING with no attempt while the worker runs attempt 1.
+class ForgetfulStartStore final : public store::JobStore {
+ public:
+  explicit ForgetfulStartStore(store::JobStore& inner) : inner_(inner) {}
+  Status Create(const Job& job) override { return inner_.Create(job); }
+  Result<Job> Get(std::string_view id) override { return inner_.Get(id); }
+  Result<Job> FindByIdempotencyKey(std::string_view v, std::string_view k) override {
+    return inner_.FindByIdempotencyKey(v, k);
+  }
+  Result<Job> StartAttempt(const store::StartParams& p) override {
+    auto job = inner_.Get(p.id);
+    if (!forgot_.contains(std::string(p.id)) && job && job->status == JobStatus::kPending) {
+      forgot_.insert(std::string(p.id));
+      Job pretend = *job;  // what the worker is told, though nothing was kept
+      pretend.status = JobStatus::kRunning;
+      pretend.attempts += 1;
+      return pretend;
+    }
+    return inner_.StartAttempt(p);
+  }
+  Status Finish(const store::FinishParams& p) override { return inner_.Finish(p); }
+  Status Requeue(const store::RequeueParams& p) override { return inner_.Requeue(p); }
+  Status Reject(const store::RejectParams& p) override { return inner_.Reject(p); }
+  Result<std::vector<std::string>> Recover(const store::RecoverParams& p) override {
+    return inner_.Recover(p);
+  }
+  Result<std::map<std::string, int64_t>> CountByStatus(std::string_view v) override {
+    return inner_.CountByStatus(v);
+  }
+  Status Ping() override { return inner_.Ping(); }
+
+ private:
+  store::JobStore& inner_;
+  std::set<std::string> forgot_;
+};
+
+TEST_F(WorkerTest, AJobWhoseStartTheStoreLostRunsAgainInsteadOfBeingAcked) {
+  ForgetfulStartStore forgetful(*store_);
+  predictor_ = std::make_unique<model::Predictor>(
+      dir_.path(), model::PredictorOptions{.service_time = std::chrono::microseconds(0),
+                                           .write_output = false});
+  Worker w(WorkerOptions{.worker_id = "w-test", .concurrency = 1,
+                         .backoff_base = milliseconds(1), .backoff_max = milliseconds(5),
+                         .poll_timeout = milliseconds(20)},
+           "memory", queue_, forgetful, *predictor_, Clock::Real(), metrics_, NullLogger());
+  const std::string id = Submit();
+  w.Handle(queue_.Receive({}).value());  // Finish finds no attempt 1: the delivery comes back
+  EXPECT_EQ(StatusOf(id), JobStatus::kPending);
+  EXPECT_EQ(w.stats().duplicates, 0) << "not mistaken for a duplicate and acknowledged";
+  ASSERT_TRUE(Eventually([&] { return queue_.Depth().value() == 1; }));
+  auto again = queue_.Receive({.timeout = milliseconds(2000)});
+  ASSERT_TRUE(again && *again);
+  w.Handle(std::move(*again));
+  EXPECT_EQ(StatusOf(id), JobStatus::kSuccess);
+  EXPECT_EQ(store_->Get(id).value().attempts, 1);
+}
 
 }  // namespace
 }  // namespace mqlab::worker
