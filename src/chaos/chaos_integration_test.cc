@@ -65,7 +65,7 @@ TEST_F(ChaosCommandTest, ShortRunLosesNothingDurableAndFailsFast) {
   std::ifstream in(out / "chaos.json");
   ASSERT_TRUE(in) << "no chaos.json; exit " << res.exit_code << ":\n" << res.output;
   const json doc = json::parse(in);
-  EXPECT_TRUE(res.exit_code == 0 || res.exit_code == 1) << res.output;
+  EXPECT_EQ(res.exit_code, 0) << res.output;
   EXPECT_TRUE(doc["complete"].get<bool>());
   ASSERT_EQ(doc["runs"].size(), 6u) << doc.dump(1);
 
@@ -90,17 +90,13 @@ TEST_F(ChaosCommandTest, ShortRunLosesNothingDurableAndFailsFast) {
       }
     }
     // No request hung past the client timeout (10 s), and errors came back fast: 503s during
-    // the outages, refused connections while serve restarts.
-    // KNOWN DEVIATION, V6: while its broker restarts the API's produce waits the producer's
-    // delivery timeout (5 s) on a blocking thread each, the pool fills, and submissions queue far
-    // past the client timeout (docs/notes-chaos.md, "Findings"). Until the API bounds that, the
-    // Kafka target is held to the other assertions only; the chaos command itself still reports
-    // it (exit 1, "kafka: N requests hung"), which is why the exit code is not asserted.
-    if (id == "kafka") continue;
+    // the outages, refused connections while serve restarts. V6: while its broker restarts, one
+    // submission per second (the producer's circuit-breaker probe) may wait the delivery timeout
+    // (5 s); every other one fails at once.
     const json& c = r["clients"];
     EXPECT_EQ(c["hung"].get<int>(), 0) << c.dump();
     EXPECT_EQ(c["dropped"].get<int>(), 0) << c.dump();
-    EXPECT_LT(c["slowestErrorSeconds"].get<double>(), 2.0) << c.dump();
+    EXPECT_LT(c["slowestErrorSeconds"].get<double>(), id == "kafka" ? 6.0 : 2.0) << c.dump();
   }
 
   // Without persistence, the restart empties Redis: the queued jobs stay PENDING forever.

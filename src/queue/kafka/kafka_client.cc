@@ -87,6 +87,7 @@ Result<std::unique_ptr<RdKafka::Conf>> MakeConf(const Props& props, RdKafka::Eve
 
 void LastErrorEvents::event_cb(RdKafka::Event& event) {
   if (event.type() != RdKafka::Event::EVENT_ERROR) return;
+  if (event.err() == RdKafka::ERR__ALL_BROKERS_DOWN) brokers_down_ = true;
   std::lock_guard lock(mu_);
   last_ = fmt::format("{}{}: {}", event.fatal() ? "fatal " : "", RdKafka::err2str(event.err()),
                       event.str());
@@ -204,6 +205,28 @@ void SyncProducer::Poll() {
 
 Status SyncProducer::Produce(const std::string& topic, std::string_view key,
                              std::string_view payload, const std::vector<Header>& headers) {
+  auto steady_ns = [] { return std::chrono::steady_clock::now().time_since_epoch().count(); };
+  bool probe = false;
+  if (events_->brokers_down() || open_until_ns_.load() != 0) {
+    if (steady_ns() < open_until_ns_.load() || probing_.exchange(true)) {
+      std::string last = events_->last();
+      return Unavailable(fmt::format("kafka: brokers unreachable, not waiting (failing fast until "
+                                     "a probe gets a message through){}",
+                                     last.empty() ? "" : "; last error: " + last));
+    }
+    probe = true;  // this call tries for real; the others keep failing fast meanwhile
+  }
+  struct EndProbe {
+    std::atomic<bool>* flag;
+    ~EndProbe() {
+      if (flag) flag->store(false);
+    }
+  } end_probe{probe ? &probing_ : nullptr};
+  auto trip = [&](const Error& e) {
+    if (e.transient()) {
+      open_until_ns_ = steady_ns() + std::chrono::nanoseconds(std::chrono::seconds(1)).count();
+    }
+  };
   std::shared_ptr<RdKafka::Producer> p = handle();
   auto waiter = std::make_shared<Waiter>();
   auto* box = new std::shared_ptr<Waiter>(waiter);
@@ -218,21 +241,31 @@ Status SyncProducer::Produce(const std::string& topic, std::string_view key,
   if (err != RdKafka::ERR_NO_ERROR) {  // not queued: we still own the headers and the box
     delete hs;
     delete box;
-    return std::unexpected(TranslateError(err, "produce to " + topic));
+    Error e = TranslateError(err, "produce to " + topic);
+    trip(e);
+    return std::unexpected(std::move(e));
   }
   {
     std::unique_lock lock(waiter->mu);
     if (!waiter->cv.wait_for(lock, delivery_timeout_ + kReportSlack,
                              [&] { return waiter->done; })) {
-      return DeadlineExceeded(fmt::format("kafka: no delivery report for {} within {} ms", topic,
-                                          (delivery_timeout_ + kReportSlack).count()));
+      Error e{ErrorCode::kDeadlineExceeded,
+              fmt::format("kafka: no delivery report for {} within {} ms", topic,
+                          (delivery_timeout_ + kReportSlack).count())};
+      trip(e);
+      return std::unexpected(std::move(e));
     }
     err = waiter->err;
   }
-  if (err == RdKafka::ERR_NO_ERROR) return Ok();
+  if (err == RdKafka::ERR_NO_ERROR) {
+    open_until_ns_ = 0;  // the brokers take messages again: close the circuit
+    events_->ClearDown();
+    return Ok();
+  }
   ReplaceIfFatal(p);
   Error e = TranslateError(err, "deliver to " + topic);
   if (std::string last = events_->last(); !last.empty()) e.message += " (last error: " + last + ")";
+  trip(e);
   return std::unexpected(std::move(e));
 }
 

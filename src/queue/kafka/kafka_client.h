@@ -43,10 +43,15 @@ class LastErrorEvents : public RdKafka::EventCb {
  public:
   void event_cb(RdKafka::Event& event) override;
   std::string last() const;
+  // librdkafka said every broker connection is down (ERR__ALL_BROKERS_DOWN), and no message was
+  // delivered since (ClearDown).
+  bool brokers_down() const { return brokers_down_.load(); }
+  void ClearDown() { brokers_down_ = false; }
 
  private:
   mutable std::mutex mu_;
   std::string last_;
+  std::atomic<bool> brokers_down_{false};
 };
 
 struct Header {
@@ -80,6 +85,13 @@ class SyncProducer {
   std::chrono::milliseconds delivery_timeout_{};
   std::unique_ptr<Reports> reports_;
   std::unique_ptr<LastErrorEvents> events_;
+  // Fail fast while the brokers are unreachable (a circuit breaker): after a delivery failed for
+  // a transient reason, or librdkafka reported every broker down, Produce answers Unavailable at
+  // once until open_until_ns_; then one call at a time (the probe) tries for real, and its
+  // success closes the circuit. So an outage costs a client one delivery timeout per second at
+  // most, not one per request (the API has only a few blocking threads to wait with).
+  std::atomic<int64_t> open_until_ns_{0};  // steady clock; 0: closed
+  std::atomic<bool> probing_{false};
   std::mutex replace_mu_;  // one replacement at a time
   mutable std::mutex mu_;  // guards producer_ (never null once created)
   std::shared_ptr<RdKafka::Producer> producer_;
