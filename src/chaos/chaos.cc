@@ -7,6 +7,7 @@
 
 #include "chaos/servers.h"
 #include "chaos/target.h"
+#include "common/files.h"
 #include "common/logging.h"
 #include "load/machine.h"
 #include "mqlab/common/clock.h"
@@ -19,29 +20,7 @@ using nlohmann::json;
 
 namespace {
 
-std::string UtcStamp() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  return fmt::format("{:04}{:02}{:02}T{:02}{:02}{:02}Z", tm.tm_year + 1900, tm.tm_mon + 1,
-                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-}
-
 std::string NowRfc3339() { return FormatRfc3339(Clock::Real().Now()); }
-
-Status WriteFile(const fs::path& path, const std::string& text) {
-  fs::path tmp = path;
-  tmp += ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << text;
-    if (!out) return Unavailable(fmt::format("cannot write {}", tmp.string()));
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) return Unavailable(fmt::format("cannot write {}: {}", path.string(), ec.message()));
-  return Ok();
-}
 
 }  // namespace
 
@@ -68,7 +47,7 @@ Result<json> RunChaos(const ChaosOptions& in, std::stop_token stop, spdlog::logg
   if (auto s = o.Validate(); !s) return std::unexpected(s.error());
   auto targets = PlanTargets(o);
   if (!targets) return std::unexpected(targets.error());
-  if (o.out.empty()) o.out = fs::path("results") / ("chaos-" + UtcStamp());
+  if (o.out.empty()) o.out = fs::path("results") / ("chaos-" + UtcFolderStamp());
   o.out = fs::absolute(o.out);
   if (o.runtime_dir.empty()) o.runtime_dir = o.out / "runtime";
   o.runtime_dir = fs::absolute(o.runtime_dir);
@@ -110,17 +89,17 @@ Result<json> RunChaos(const ChaosOptions& in, std::stop_token stop, spdlog::logg
                a["accepted"].get<int64_t>(), a["completed"].get<int64_t>(),
                a["lost"].get<int64_t>(), a["runMoreThanOnce"].get<int64_t>());
     }
-    if (auto s = WriteFile(o.out / "chaos.json", doc.dump(1) + "\n"); !s) {
+    if (auto s = WriteFileAtomically(o.out / "chaos.json", doc.dump(1) + "\n"); !s) {
       return std::unexpected(s.error());
     }
   }
   servers.Down();
   doc["complete"] = !stop.stop_requested();
   doc["finishedAt"] = NowRfc3339();
-  if (auto s = WriteFile(o.out / "chaos.json", doc.dump(1) + "\n"); !s) {
+  if (auto s = WriteFileAtomically(o.out / "chaos.json", doc.dump(1) + "\n"); !s) {
     return std::unexpected(s.error());
   }
-  if (auto s = WriteFile(o.out / "chaos.md", ChaosMarkdown(doc)); !s) {
+  if (auto s = WriteFileAtomically(o.out / "chaos.md", ChaosMarkdown(doc)); !s) {
     return std::unexpected(s.error());
   }
   // Beside a study's results: its report gains the Stability table.

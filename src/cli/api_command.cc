@@ -58,12 +58,8 @@ int RunApiCommand(const ApiFlags& f) {
   c.pg_schema = f.pg_schema;
   c.queue_name = f.queue_name;
   c.api_token = f.api_token;
-  if (!f.metrics_listen.empty()) {
-    auto mhp = ParseHostPort(f.metrics_listen);
-    if (!mhp) return UsageError("--metrics-listen: " + mhp.error().message);
-    c.metrics_server = http::ServerOptions{};
-    c.metrics_server->host = mhp->host;
-    c.metrics_server->port = mhp->port;
+  if (auto s = ApplyMetricsListen(f.metrics_listen, c.metrics_server); !s) {
+    return UsageError(s.error().message);
   }
   return app::RunApi(c, MakeLogger("api", f.common.log));
 }

@@ -104,4 +104,14 @@ void LoadServicesEnv() {
   }
 }
 
+Status ApplyMetricsListen(const std::string& value, std::optional<http::ServerOptions>& server) {
+  if (value.empty()) return Ok();
+  auto hp = ParseHostPort(value);
+  if (!hp) return InvalidArgument("--metrics-listen: " + hp.error().message);
+  server = http::ServerOptions{};
+  server->host = hp->host;
+  server->port = hp->port;
+  return Ok();
+}
+
 }  // namespace mqlab::cli

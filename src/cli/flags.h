@@ -7,6 +7,7 @@
 #define MQLAB_CLI_FLAGS_H_
 
 #include <cstdint>
+#include <optional>
 #include <stdexcept>
 #include <type_traits>
 #include <vector>
@@ -17,6 +18,7 @@
 #include <fmt/format.h>
 
 #include "common/logging.h"
+#include "http/server.h"
 #include "mqlab/common/status.h"
 #include "mqlab/model/predictor.h"
 
@@ -64,6 +66,10 @@ void AddLogFlags(CLI::App* cmd, LogOptions& log);
 // variable wins over the file. The file is $MQLAB_RUNTIME_DIR/services.env, default
 // .mqlab/services.env. A missing file is fine.
 void LoadServicesEnv();
+
+// --metrics-listen: empty leaves `server` unset (metrics on the API's listener); else HOST:PORT.
+// InvalidArgument naming the flag for a malformed value.
+Status ApplyMetricsListen(const std::string& value, std::optional<http::ServerOptions>& server);
 
 // A comma-separated flag value ("v3,mem", "1,2,4", "0.5,1"); empty items are skipped.
 // InvalidArgument naming `flag` for an item that is not a number (T = int or double).

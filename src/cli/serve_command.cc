@@ -43,12 +43,8 @@ int RunServeCommand(const ServeFlags& f) {
   c.queue_capacity = f.queue_capacity;
   c.shutdown_grace = std::chrono::milliseconds(static_cast<int64_t>(f.shutdown_grace_s * 1000));
   c.api_token = f.api_token;
-  if (!f.metrics_listen.empty()) {
-    auto mhp = ParseHostPort(f.metrics_listen);
-    if (!mhp) return UsageError("--metrics-listen: " + mhp.error().message);
-    c.metrics_server = http::ServerOptions{};
-    c.metrics_server->host = mhp->host;
-    c.metrics_server->port = mhp->port;
+  if (auto s = ApplyMetricsListen(f.metrics_listen, c.metrics_server); !s) {
+    return UsageError(s.error().message);
   }
   if (!f.store.empty() && !f.store.starts_with("sqlite:")) {
     return UsageError("--store: serve keeps its jobs in SQLite (sqlite:PATH)");

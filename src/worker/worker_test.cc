@@ -210,17 +210,37 @@ TEST_F(WorkerTest, BackoffOptionsValidate) {
 }
 
 
-// A store whose Finish takes `finish_delay`, and which notes whether a StartAttempt ever began
-// while a Finish was in progress (the next job started while the last one was being recorded).
-class SlowFinishStore final : public store::JobStore {
+// A JobStore that forwards every call to `inner`: test stores override what they change.
+class ForwardingStore : public store::JobStore {
  public:
-  SlowFinishStore(store::JobStore& inner, milliseconds finish_delay)
-      : inner_(inner), delay_(finish_delay) {}
+  explicit ForwardingStore(store::JobStore& inner) : inner_(inner) {}
   Status Create(const Job& job) override { return inner_.Create(job); }
   Result<Job> Get(std::string_view id) override { return inner_.Get(id); }
   Result<Job> FindByIdempotencyKey(std::string_view v, std::string_view k) override {
     return inner_.FindByIdempotencyKey(v, k);
   }
+  Result<Job> StartAttempt(const store::StartParams& p) override { return inner_.StartAttempt(p); }
+  Status Finish(const store::FinishParams& p) override { return inner_.Finish(p); }
+  Status Requeue(const store::RequeueParams& p) override { return inner_.Requeue(p); }
+  Status Reject(const store::RejectParams& p) override { return inner_.Reject(p); }
+  Result<std::vector<std::string>> Recover(const store::RecoverParams& p) override {
+    return inner_.Recover(p);
+  }
+  Result<std::map<std::string, int64_t>> CountByStatus(std::string_view v) override {
+    return inner_.CountByStatus(v);
+  }
+  Status Ping() override { return inner_.Ping(); }
+
+ protected:
+  store::JobStore& inner_;
+};
+
+// A store whose Finish takes `finish_delay`, and which notes whether a StartAttempt ever began
+// while a Finish was in progress (the next job started while the last one was being recorded).
+class SlowFinishStore final : public ForwardingStore {
+ public:
+  SlowFinishStore(store::JobStore& inner, milliseconds finish_delay)
+      : ForwardingStore(inner), delay_(finish_delay) {}
   Result<Job> StartAttempt(const store::StartParams& p) override {
     if (finishing_.load() > 0) overlapped_ = true;
     return inner_.StartAttempt(p);
@@ -232,19 +252,9 @@ class SlowFinishStore final : public store::JobStore {
     finishing_--;
     return s;
   }
-  Status Requeue(const store::RequeueParams& p) override { return inner_.Requeue(p); }
-  Status Reject(const store::RejectParams& p) override { return inner_.Reject(p); }
-  Result<std::vector<std::string>> Recover(const store::RecoverParams& p) override {
-    return inner_.Recover(p);
-  }
-  Result<std::map<std::string, int64_t>> CountByStatus(std::string_view v) override {
-    return inner_.CountByStatus(v);
-  }
-  Status Ping() override { return inner_.Ping(); }
   bool overlapped() const { return overlapped_.load(); }
 
  private:
-  store::JobStore& inner_;
   const milliseconds delay_;
   std::atomic<int> finishing_{0};
   std::atomic<bool> overlapped_{false};
@@ -302,14 +312,9 @@ INSTANTIATE_TEST_SUITE_P(Worker, CompletionTest, ::testing::Bool(),
 
 // A store that "forgets" every start once (as a server restarted before flushing it would): the
 // row stays PENDING with no attempt while the worker runs attempt 1.
-class ForgetfulStartStore final : public store::JobStore {
+class ForgetfulStartStore final : public ForwardingStore {
  public:
-  explicit ForgetfulStartStore(store::JobStore& inner) : inner_(inner) {}
-  Status Create(const Job& job) override { return inner_.Create(job); }
-  Result<Job> Get(std::string_view id) override { return inner_.Get(id); }
-  Result<Job> FindByIdempotencyKey(std::string_view v, std::string_view k) override {
-    return inner_.FindByIdempotencyKey(v, k);
-  }
+  using ForwardingStore::ForwardingStore;
   Result<Job> StartAttempt(const store::StartParams& p) override {
     auto job = inner_.Get(p.id);
     if (!forgot_.contains(std::string(p.id)) && job && job->status == JobStatus::kPending) {
@@ -321,19 +326,8 @@ class ForgetfulStartStore final : public store::JobStore {
     }
     return inner_.StartAttempt(p);
   }
-  Status Finish(const store::FinishParams& p) override { return inner_.Finish(p); }
-  Status Requeue(const store::RequeueParams& p) override { return inner_.Requeue(p); }
-  Status Reject(const store::RejectParams& p) override { return inner_.Reject(p); }
-  Result<std::vector<std::string>> Recover(const store::RecoverParams& p) override {
-    return inner_.Recover(p);
-  }
-  Result<std::map<std::string, int64_t>> CountByStatus(std::string_view v) override {
-    return inner_.CountByStatus(v);
-  }
-  Status Ping() override { return inner_.Ping(); }
 
  private:
-  store::JobStore& inner_;
   std::set<std::string> forgot_;
 };
 
