@@ -209,7 +209,6 @@ TEST_F(WorkerTest, BackoffOptionsValidate) {
       (WorkerOptions{.backoff_base = milliseconds(10), .backoff_max = milliseconds(5)}).Validate());
 }
 
-
 // A JobStore that forwards every call to `inner`: test stores override what they change.
 class ForwardingStore : public store::JobStore {
  public:
