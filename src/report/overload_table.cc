@@ -52,11 +52,14 @@ Table OverloadTable(const json& doc) {
     const json& rej = f["rejections"];
     const json& by = rej["byStatus"];
     auto count = [&](const char* code) { return by.contains(code) ? by[code].get<int64_t>() : 0; };
+    // No latency among the last burst probes: all refused, or all still waiting when the probe
+    // gave up (backpressure off: the backlog outgrew the probe's patience).
+    const int64_t unfinished = f.value("probesUnfinished", int64_t{0});
     std::string last = Fig(f, "lastBurstProbeP50Ms");
-    if (!f["lastBurstProbeP50Ms"].is_number()) last = "all rejected";
-    if (f.value("probesUnfinished", 0) > 0) {
-      last += fmt::format(" ({} unfinished)", f["probesUnfinished"].get<int64_t>());
+    if (!f["lastBurstProbeP50Ms"].is_number()) {
+      last = unfinished > 0 ? "beyond the probes' wait" : "all rejected";
     }
+    if (unfinished > 0) last += fmt::format(" ({} probes unfinished)", unfinished);
     row.push_back(fmt::format("{} → {}", Fig(rss, "baseline"), Fig(rss, "burstMax")));
     row.push_back(Fig(rss, "burstSecondHalfGrowthPerMin", "{:+.1f}"));
     row.push_back(Fig(f, "acceptedP99Ms"));

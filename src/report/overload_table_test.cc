@@ -47,7 +47,7 @@ TEST(OverloadTableTest, OneRowPerRun) {
   EXPECT_EQ(t.rows[0][7], "150 (150)");
   EXPECT_EQ(t.rows[0][8], "all rejected");
   EXPECT_EQ(t.rows[0][9], "2.0");
-  EXPECT_EQ(t.rows[1][8], "10996 (3 unfinished)");
+  EXPECT_EQ(t.rows[1][8], "10996 (3 probes unfinished)");
   EXPECT_EQ(t.rows[1][9], "not back");
   EXPECT_NE(t.rows[2].back().find("redis did not start"), std::string::npos);
   EXPECT_NE(t.title.find("3× capacity for 120 s"), std::string::npos) << t.title;
@@ -63,7 +63,7 @@ TEST(OverloadTableTest, StudyReportGainsTheTableWhenOverloadJsonLiesBesideIt) {
   ASSERT_TRUE(RenderReport(dir.path()));
   const std::string md = testing::ReadText(dir.path() / kSummaryFile);
   EXPECT_NE(md.find("## Overload: 3× capacity for 120 s"), std::string::npos) << md;
-  EXPECT_NE(md.find("10996 (3 unfinished)"), std::string::npos) << md;
+  EXPECT_NE(md.find("10996 (3 probes unfinished)"), std::string::npos) << md;
   EXPECT_NE(testing::ReadText(dir.path() / kHtmlFile).find("Overload: 3×"), std::string::npos);
 }
 
