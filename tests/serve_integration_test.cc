@@ -355,7 +355,10 @@ TEST(CliTest, MisuseIsOneLineAndExitCode2) {
   for (std::vector<std::string> args :
        {std::vector<std::string>{"serve", "--bogus"}, {"serve", "--workers", "0"},
         {"serve", "--service-dist", "normal"}, {"frobnicate"}, {}, {"worker"},
-        {"serve", "--listen", "nonsense"}}) {
+        {"serve", "--listen", "nonsense"}, {"serve", "--metrics-listen", "nonsense"},
+        {"api", "--metrics-listen", ":x"}, {"serve", "--completion", "later"},
+        {"overload", "--only", "v9"}, {"overload", "--backpressure", "maybe"},
+        {"overload", "--multiple", "0.5"}}) {
     auto r = testing::RunMqlab(args);
     EXPECT_EQ(r.exit_code, 2) << fmt::format("{}", fmt::join(args, " ")) << ": " << r.output;
     EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
@@ -364,7 +367,7 @@ TEST(CliTest, MisuseIsOneLineAndExitCode2) {
 }
 
 TEST(CliTest, EverySubcommandHasHelp) {
-  for (const char* cmd : {"serve", "api", "worker", "services"}) {
+  for (const char* cmd : {"serve", "api", "worker", "services", "overload", "chaos"}) {
     auto r = testing::RunMqlab({cmd, "--help"});
     EXPECT_EQ(r.exit_code, 0) << cmd;
     EXPECT_NE(r.output.find("--"), std::string::npos) << r.output;
