@@ -8,6 +8,8 @@
 //   Finish        RUNNING(attempt) -> SUCCESS|FAILED. Idempotent: finishing a job that already
 //                 finished with the same outcome and attempt is OK and changes nothing. A stale
 //                 attempt (another attempt started since) gets kAborted.
+//   FinishMany    Finish for a batch, with one durable commit for the whole batch where the store
+//                 can do so (see FinishMany below).
 //   Requeue       RUNNING(attempt) -> PENDING, for a retry with backoff.
 //   Reject        PENDING with no attempt yet -> FAILED, for a job stored whose enqueue then
 //                 failed (the API tells the client, and GET shows the reason).
@@ -21,6 +23,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -81,6 +84,18 @@ class JobStore {
   // Starts a new attempt; returns the job as it is now (RUNNING, attempts incremented).
   virtual Result<Job> StartAttempt(const StartParams& params) = 0;
   virtual Status Finish(const FinishParams& params) = 0;
+  // Finishes a batch of jobs: the result i is exactly what Finish(params[i]) would have returned
+  // (OK, also for an idempotent repeat; kAborted for a stale attempt; kFailedPrecondition for a job
+  // finished with another outcome; kNotFound; kInvalidArgument; a transient error), in order.
+  // Where the store can, the batch is one durable commit (PostgreSQL: one statement and one
+  // synchronous commit; SQLite: one transaction), so a completer can acknowledge many deliveries
+  // for the price of one fsync. A crash before that commit loses none of them: their deliveries
+  // are not acknowledged yet, so they are delivered again, and Finish is idempotent. A transient
+  // error of the batch's commit is returned for every item it covered. The items should name
+  // distinct jobs (two items for one job are each answered as a separate Finish would be, in
+  // order, but may cost the batch its single commit). The default implementation calls Finish
+  // for each item.
+  virtual std::vector<Status> FinishMany(std::span<const FinishParams> params);
   virtual Status Requeue(const RequeueParams& params) = 0;
   // PENDING with attempts == 0 -> FAILED (finished_at set), releasing its idempotency key (the
   // client was told the job was not accepted). kFailedPrecondition otherwise.
