@@ -14,11 +14,14 @@
 
 #include <atomic>
 #include <cctype>
+#include <deque>
 #include <functional>
 #include <latch>
 #include <memory>
 #include <ostream>
+#include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -558,6 +561,184 @@ TEST_P(JobStoreConformanceTest, ConcurrentCreatesWithOneKeyStoreOneJob) {
   auto counts = store().CountByStatus("v6");
   ASSERT_TRUE(counts.has_value());
   EXPECT_EQ((*counts)["PENDING"], 1);
+}
+
+// --- FinishMany ---
+
+// One FinishMany case of every kind, on fresh jobs: the params, and the job each item names (if
+// it exists) to compare the rows afterwards. Strings live in `text` (a deque: stable views).
+struct FinishBatchCase {
+  std::deque<std::string> text;
+  std::vector<FinishParams> params;
+  std::vector<std::optional<std::string>> job_of;  // per item
+  std::vector<std::string> want;                   // per item: the code Finish gives
+};
+
+// Odd characters for the array encoding: quotes, backslash, comma, braces, a literal NULL.
+inline constexpr std::string_view kOddOutput = "out/\"a\",{b}\\c NULL ''.json";
+inline constexpr std::string_view kOddError = "NULL";
+
+TEST_P(JobStoreConformanceTest, FinishManyAnswersEachItemAsFinishWould) {
+  auto make_case = [&]() {
+    FinishBatchCase c;
+    auto keep = [&c](std::string v) -> std::string_view { return c.text.emplace_back(std::move(v)); };
+    auto add = [&c](FinishParams p, std::optional<std::string> job, std::string want) {
+      c.params.push_back(p);
+      c.job_of.push_back(std::move(job));
+      c.want.push_back(std::move(want));
+    };
+    const std::string running = CreatePending();
+    EXPECT_EQ(MustStart(running), 1);
+    add(Success(keep(running), 1, kOddOutput, T(20)), running, "ok");
+    const std::string failing = CreatePending();
+    EXPECT_EQ(MustStart(failing), 1);
+    add({.id = keep(failing), .attempt = 1, .outcome = JobStatus::kFailed,
+         .error_message = kOddError, .now = T(21)},
+        failing, "ok");
+    const std::string stale = CreatePending();
+    EXPECT_EQ(MustStart(stale), 1);
+    EXPECT_EQ(MustStart(stale, "w2", T(11)), 2);
+    add(Success(keep(stale), 1, "o", T(22)), stale, "aborted");
+    add(Success(keep(NewJobId()), 1, "o"), std::nullopt, "not_found");
+    add(Success("not-a-uuid", 1, "o"), std::nullopt, "not_found");
+    const std::string done_same = CreatePending();
+    EXPECT_EQ(MustStart(done_same), 1);
+    EXPECT_TRUE(store().Finish(Success(done_same, 1, "first", T(15))).has_value());
+    add(Success(keep(done_same), 1, "second", T(23)), done_same, "ok");
+    const std::string done_other = CreatePending();
+    EXPECT_EQ(MustStart(done_other), 1);
+    EXPECT_TRUE(store().Finish(Success(done_other, 1, "first", T(15))).has_value());
+    add({.id = keep(done_other), .attempt = 1, .outcome = JobStatus::kFailed,
+         .error_message = "late", .now = T(24)},
+        done_other, "failed_precondition");
+    const std::string invalid = CreatePending();
+    EXPECT_EQ(MustStart(invalid), 1);
+    add({.id = keep(invalid), .attempt = 1, .outcome = JobStatus::kRunning, .now = T(25)},
+        invalid, "invalid_argument");
+    const std::string pending = CreatePending();
+    add(Success(keep(pending), 1, "o", T(26)), pending, "failed_precondition");
+    const std::string upper_job = CreatePending();
+    EXPECT_EQ(MustStart(upper_job), 1);
+    std::string upper = upper_job;
+    for (char& ch : upper) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    add(Success(keep(upper), 1, "upper", T(27)), upper_job, "ok");
+    // Two more items for `running` (item 0): each sees what the earlier one did.
+    add({.id = keep(running), .attempt = 1, .outcome = JobStatus::kFailed, .now = T(28)}, running,
+        "failed_precondition");
+    add(Success(keep(running), 1, "again", T(29)), running, "ok");
+    return c;
+  };
+  // The same case twice: one item by item with Finish, one with FinishMany.
+  FinishBatchCase one_by_one = make_case();
+  FinishBatchCase batch = make_case();
+  std::vector<std::string> finish_codes, many_codes;
+  for (const FinishParams& p : one_by_one.params) finish_codes.push_back(CodeOf(store().Finish(p)));
+  std::vector<Status> many = store().FinishMany(batch.params);
+  ASSERT_EQ(many.size(), batch.params.size());
+  for (const Status& r : many) many_codes.push_back(CodeOf(r));
+  EXPECT_EQ(finish_codes, one_by_one.want);
+  EXPECT_EQ(many_codes, batch.want);
+  for (size_t i = 0; i < batch.params.size(); ++i) {
+    if (!batch.job_of[i]) continue;
+    Job want = MustGet(*one_by_one.job_of[i]);
+    want.id = *batch.job_of[i];
+    ExpectSameJob(want, MustGet(*batch.job_of[i]));
+  }
+  // The rows hold what was sent, odd characters and all.
+  Job ok = MustGet(*batch.job_of[0]);
+  EXPECT_EQ(ok.status, JobStatus::kSuccess);
+  EXPECT_EQ(ok.output_path, kOddOutput);
+  EXPECT_EQ(ok.finished_at, T(20));
+  EXPECT_EQ(ok.updated_at, T(20));
+  Job failed = MustGet(*batch.job_of[1]);
+  EXPECT_EQ(failed.status, JobStatus::kFailed);
+  EXPECT_EQ(failed.error_message, kOddError);
+  EXPECT_EQ(failed.finished_at, T(21));
+  EXPECT_EQ(MustGet(*batch.job_of[5]).output_path, "first");
+  EXPECT_EQ(MustGet(*batch.job_of[9]).output_path, "upper");
+}
+
+TEST_P(JobStoreConformanceTest, FinishManyOfNothingIsNothing) {
+  EXPECT_TRUE(store().FinishMany({}).empty());
+}
+
+TEST_P(JobStoreConformanceTest, FinishManyAppliesALargeBatch) {
+  constexpr int kJobs = 500;
+  std::vector<std::string> ids, outputs;
+  for (int i = 0; i < kJobs; ++i) {
+    ids.push_back(CreatePending("v3", T(i)));
+    ASSERT_EQ(MustStart(ids.back()), 1);
+    outputs.push_back("out/" + std::to_string(i) + ".json");
+  }
+  std::vector<FinishParams> params;
+  for (int i = 0; i < kJobs; ++i) {
+    if (i % 5 == 4) {
+      params.push_back({.id = ids[i], .attempt = 1, .outcome = JobStatus::kFailed,
+                        .error_message = outputs[i], .now = T(1000 + i)});
+    } else {
+      params.push_back(Success(ids[i], 1, outputs[i], T(1000 + i)));
+    }
+  }
+  std::vector<Status> results = store().FinishMany(params);
+  ASSERT_EQ(results.size(), static_cast<size_t>(kJobs));
+  for (int i = 0; i < kJobs; ++i) EXPECT_TRUE(results[i].has_value()) << i << ": " << CodeOf(results[i]);
+  auto counts = store().CountByStatus("v3");
+  ASSERT_TRUE(counts.has_value());
+  EXPECT_EQ(*counts, (std::map<std::string, int64_t>{{"FAILED", kJobs / 5},
+                                                     {"SUCCESS", kJobs - kJobs / 5}}));
+  for (int i = 0; i < kJobs; ++i) {
+    Job job = MustGet(ids[i]);
+    EXPECT_EQ(job.status, i % 5 == 4 ? JobStatus::kFailed : JobStatus::kSuccess) << i;
+    EXPECT_EQ(i % 5 == 4 ? job.error_message : job.output_path, outputs[i]) << i;
+    EXPECT_EQ(job.finished_at, T(1000 + i)) << i;
+  }
+  // The whole batch again (a redelivery): every item OK, nothing changes.
+  Job before = MustGet(ids[7]);
+  for (auto& p : params) p.now = T(5000);
+  for (const Status& r : store().FinishMany(params)) EXPECT_TRUE(r.has_value()) << CodeOf(r);
+  ExpectSameJob(before, MustGet(ids[7]));
+}
+
+TEST_P(JobStoreConformanceTest, ConcurrentFinishManyOverDisjointJobs) {
+  constexpr int kPerThread = 40;
+  std::vector<std::vector<std::string>> ids(kThreads);
+  for (int t = 0; t < kThreads; ++t) {
+    for (int i = 0; i < kPerThread; ++i) {
+      ids[t].push_back(CreatePending("v5"));
+      ASSERT_EQ(MustStart(ids[t].back()), 1);
+    }
+  }
+  std::latch go(kThreads);
+  std::vector<std::vector<Status>> results(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      std::vector<FinishParams> params;
+      // Batches of 10, the thread's index in the output path.
+      go.arrive_and_wait();
+      for (int i = 0; i < kPerThread; ++i) {
+        params.push_back(Success(ids[t][i], 1, t % 2 == 0 ? "even" : "odd", T(200 + t)));
+        if (params.size() == 10) {
+          for (Status& r : store().FinishMany(params)) results[t].push_back(std::move(r));
+          params.clear();
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (int t = 0; t < kThreads; ++t) {
+    ASSERT_EQ(results[t].size(), static_cast<size_t>(kPerThread));
+    for (const Status& r : results[t]) EXPECT_TRUE(r.has_value()) << t << ": " << CodeOf(r);
+    for (const std::string& id : ids[t]) {
+      Job job = MustGet(id);
+      EXPECT_EQ(job.status, JobStatus::kSuccess);
+      EXPECT_EQ(job.output_path, t % 2 == 0 ? "even" : "odd");
+      EXPECT_EQ(job.finished_at, T(200 + t));
+    }
+  }
+  auto counts = store().CountByStatus("v5");
+  ASSERT_TRUE(counts.has_value());
+  EXPECT_EQ(*counts, (std::map<std::string, int64_t>{{"SUCCESS", kThreads * kPerThread}}));
 }
 
 }  // namespace mqlab::store::testing

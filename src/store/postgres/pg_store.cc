@@ -3,6 +3,11 @@
 #include <fmt/format.h>
 
 #include <array>
+#include <chrono>
+#include <cstdio>
+#include <optional>
+#include <unordered_map>
+#include <unordered_set>
 #include <utility>
 
 namespace mqlab::store {
@@ -101,7 +106,8 @@ CREATE UNIQUE INDEX IF NOT EXISTS mqlab_jobs_idempotency_idx ON mqlab_jobs (vers
       ", coalesce(idempotency_key, '')"
 
 struct Statements {
-  PgStatement insert, get, find_by_key, state, start, finish, requeue, reject, recover, count;
+  PgStatement insert, get, find_by_key, state, states, start, finish, finish_many, requeue, reject,
+      recover, count;
 };
 
 // Parameter kinds are fixed per statement (PgParams types them; texts are inferred, e.g. uuid).
@@ -118,6 +124,8 @@ const Statements& Sql() {
                       "SELECT " MQLAB_PG_JOB_COLUMNS " FROM mqlab_jobs "
                       "WHERE version = $1 AND idempotency_key = $2"},
       .state = {"mqlab_store_state", "SELECT status, attempts FROM mqlab_jobs WHERE id = $1"},
+      .states = {"mqlab_store_states",
+                 "SELECT id::text, status, attempts FROM mqlab_jobs WHERE id = ANY($1::uuid[])"},
       // Committed without waiting for the WAL flush (synchronous_commit off for this statement
       // only, as the V3 queue's claim): the start sits on every job's path before predict, and
       // a flush costs 1-3 ms, a tenth of a 20 ms job. Safe because a start is confirmed by the
@@ -134,6 +142,18 @@ const Statements& Sql() {
                  "UPDATE mqlab_jobs SET status = $3, output_path = $4, error_message = $5, "
                  "finished_at = $6, updated_at = $6, lease_expires_at = NULL "
                  "WHERE id = $1 AND status = 'RUNNING' AND attempts = $2"},
+      // Finish for a batch: the same guard and columns, one row of the arrays per item (distinct
+      // ids); RETURNING the items' ordinals (1-based) that changed their row. Arrays are text
+      // literals (ArrayLiteral); times are ISO-8601 text with +00, exact to the microsecond.
+      .finish_many = {"mqlab_store_finish_many",
+                      "UPDATE mqlab_jobs AS j SET status = b.outcome, output_path = b.output_path, "
+                      "error_message = b.error_message, finished_at = b.now, updated_at = b.now, "
+                      "lease_expires_at = NULL "
+                      "FROM unnest($1::uuid[], $2::int4[], $3::text[], $4::text[], $5::text[], "
+                      "$6::timestamptz[]) WITH ORDINALITY "
+                      "AS b(id, attempt, outcome, output_path, error_message, now, ord) "
+                      "WHERE j.id = b.id AND j.status = 'RUNNING' AND j.attempts = b.attempt "
+                      "RETURNING b.ord"},
       // The V3 lease is left to the queue's Retry, which always follows: cleared here, the row
       // would be claimable before Retry sets its backoff (and if the worker dies in between, the
       // rescuer returns the row when the lease expires).
@@ -210,6 +230,50 @@ Status GuardedUpdate(PgPool& pool, const PgStatement& st, const PgParams& params
   auto state = ReadState(**lease, id);
   if (!state) return std::unexpected(state.error());
   return explain(*state);
+}
+
+// A one-dimensional array literal of quoted elements, for a text-format array parameter: every
+// element between double quotes, with backslash and double quote escaped (nothing else is
+// special inside quotes), so any text (commas, braces, spaces, "NULL") is taken literally.
+class ArrayLiteral {
+ public:
+  void Add(std::string_view v) {
+    text_ += text_.empty() ? "{\"" : ",\"";
+    for (char c : v) {
+      if (c == '"' || c == '\\') text_ += '\\';
+      text_ += c;
+    }
+    text_ += '"';
+  }
+  std::string Take() { return text_.empty() ? "{}" : std::move(text_) + "}"; }
+
+ private:
+  std::string text_;
+};
+
+// A timestamptz in text, exact to the microsecond and independent of DateStyle and TimeZone:
+// "2026-11-26 02:33:16.123456+00".
+std::string IsoMicros(WallTime t) {
+  using namespace std::chrono;
+  const sys_time<microseconds> us{microseconds(ToUnixMicros(t))};
+  const sys_days day = floor<days>(us);
+  const year_month_day ymd(day);
+  const hh_mm_ss<microseconds> tod(us - day);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02u %02d:%02d:%02d.%06lld+00",
+                static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
+                static_cast<unsigned>(ymd.day()), static_cast<int>(tod.hours().count()),
+                static_cast<int>(tod.minutes().count()), static_cast<int>(tod.seconds().count()),
+                static_cast<long long>(tod.subseconds().count()));
+  return buf;
+}
+
+std::string LowerAscii(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
 }
 
 // Ids that are not UUIDs cannot name a job (the column is uuid): not found, as in SQLite.
@@ -359,6 +423,100 @@ Status PgStore::Finish(const FinishParams& p) {
   params.Text(p.error_message).Time(p.now);
   return GuardedUpdate(*pool_, Sql().finish, params, p.id,
                        [&](const auto& row) { return ExplainFinishMiss(p, row); });
+}
+
+// Items rejected before SQL (invalid, not a UUID) get Finish's answer; the first item of each id
+// goes into one UPDATE (autocommit: one synchronous commit); an item it did not change is
+// explained from one read of the rows, as Finish does after a miss. A later item naming an id
+// already in the batch runs as a plain Finish after that commit, so it sees the state the earlier
+// one left, exactly as sequential Finish calls would.
+std::vector<Status> PgStore::FinishMany(std::span<const FinishParams> params) {
+  std::vector<Status> results(params.size(), Ok());
+  std::vector<size_t> batch;      // indexes of the items in the UPDATE, in order
+  std::vector<size_t> repeats;    // indexes of later items for an id already in the UPDATE
+  std::unordered_set<std::string> seen;
+  for (size_t i = 0; i < params.size(); ++i) {
+    const FinishParams& p = params[i];
+    if (auto s = ValidateFinish(p); !s) {
+      results[i] = s;
+    } else if (auto c = CheckId(p.id); !c) {
+      results[i] = c;
+    } else if (!seen.insert(LowerAscii(p.id)).second) {
+      repeats.push_back(i);
+    } else {
+      batch.push_back(i);
+    }
+  }
+  if (!batch.empty()) {
+    auto fail_batch = [&](const Error& e) {
+      for (size_t i : batch) results[i] = std::unexpected(e);
+    };
+    ArrayLiteral ids, attempts, outcomes, outputs, errors, nows;
+    for (size_t i : batch) {
+      const FinishParams& p = params[i];
+      ids.Add(p.id);
+      attempts.Add(std::to_string(p.attempt));
+      outcomes.Add(JobStatusName(p.outcome));
+      outputs.Add(p.output_path);
+      errors.Add(p.error_message);
+      nows.Add(IsoMicros(p.now));
+    }
+    PgParams sql_params;
+    sql_params.Text(ids.Take()).Text(attempts.Take()).Text(outcomes.Take());
+    sql_params.Text(outputs.Take()).Text(errors.Take()).Text(nows.Take());
+    auto lease = pool_->Acquire();
+    if (!lease) {
+      fail_batch(lease.error());
+    } else if (auto r = (*lease)->Exec(Sql().finish_many, sql_params); !r) {
+      fail_batch(r.error());
+    } else {
+      std::vector<bool> changed(batch.size(), false);
+      for (int row = 0; row < PQntuples(r->get()); ++row) {
+        const int64_t ord = PgInt(r->get(), row, 0);
+        if (ord >= 1 && ord <= static_cast<int64_t>(batch.size())) changed[ord - 1] = true;
+      }
+      ArrayLiteral missed;
+      bool any_missed = false;
+      for (size_t k = 0; k < batch.size(); ++k) {
+        if (!changed[k]) {
+          missed.Add(params[batch[k]].id);
+          any_missed = true;
+        }
+      }
+      if (any_missed) {
+        auto rows = (*lease)->Exec(Sql().states, PgParams().Text(missed.Take()));
+        if (!rows) {
+          for (size_t k = 0; k < batch.size(); ++k) {
+            if (!changed[k]) results[batch[k]] = std::unexpected(rows.error());
+          }
+        } else {
+          std::unordered_map<std::string, Result<RowState>> states;  // by lowercase id
+          for (int row = 0; row < PQntuples(rows->get()); ++row) {
+            auto status = StatusFrom(PgText(rows->get(), row, 1));
+            Result<RowState> state =
+                status ? Result<RowState>(RowState{*status, static_cast<int>(
+                                                                PgInt(rows->get(), row, 2))})
+                       : Result<RowState>(std::unexpected(status.error()));
+            states.emplace(PgText(rows->get(), row, 0), std::move(state));
+          }
+          for (size_t k = 0; k < batch.size(); ++k) {
+            if (changed[k]) continue;
+            const FinishParams& p = params[batch[k]];
+            auto it = states.find(LowerAscii(p.id));
+            if (it == states.end()) {
+              results[batch[k]] = ExplainFinishMiss(p, std::nullopt);
+            } else if (!it->second) {
+              results[batch[k]] = std::unexpected(it->second.error());
+            } else {
+              results[batch[k]] = ExplainFinishMiss(p, *it->second);
+            }
+          }
+        }
+      }
+    }
+  }
+  for (size_t i : repeats) results[i] = Finish(params[i]);
+  return results;
 }
 
 Status PgStore::Requeue(const RequeueParams& p) {

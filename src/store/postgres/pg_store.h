@@ -58,6 +58,9 @@ class PgStore final : public JobStore {
   Result<Job> FindByIdempotencyKey(std::string_view version, std::string_view key) override;
   Result<Job> StartAttempt(const StartParams& params) override;
   Status Finish(const FinishParams& params) override;
+  // One statement (UPDATE … FROM unnest(arrays)), so one synchronous commit for the batch; items
+  // it did not change are explained by one read of their rows. See pg_store.cc.
+  std::vector<Status> FinishMany(std::span<const FinishParams> params) override;
   Status Requeue(const RequeueParams& params) override;
   Status Reject(const RejectParams& params) override;
   Result<std::vector<std::string>> Recover(const RecoverParams& params) override;

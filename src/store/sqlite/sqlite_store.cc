@@ -286,20 +286,65 @@ Result<Job> SqliteStore::StartAttempt(const StartParams& p) {
   return std::unexpected(ExplainStartMiss(p.id, *state).error());
 }
 
-Status SqliteStore::Finish(const FinishParams& p) {
-  if (auto s = ValidateFinish(p); !s) return s;
-  std::lock_guard lock(mu_);
+Result<Status> SqliteStore::FinishLocked(const FinishParams& p) {
   {
     SqliteUse use(statements_[kFinish].get());
     use.Text(1, p.id).Int(2, p.attempt).Text(3, JobStatusName(p.outcome));
     use.Text(4, p.output_path).Text(5, p.error_message).Time(6, p.now);
     int rc = use.Step();
     if (rc != SQLITE_DONE) return TranslateSqliteError(db_.get(), rc, fmt::format("finish job {}", p.id));
-    if (sqlite3_changes(db_.get()) == 1) return Ok();
+    if (sqlite3_changes(db_.get()) == 1) return Result<Status>(std::in_place, Ok());
   }
   auto state = ReadState(p.id);
   if (!state) return std::unexpected(state.error());
-  return ExplainFinishMiss(p, *state);
+  return Result<Status>(std::in_place, ExplainFinishMiss(p, *state));
+}
+
+Status SqliteStore::StepOnce(StatementId id, std::string_view what) {
+  SqliteUse use(statements_[id].get());
+  if (int rc = use.Step(); rc != SQLITE_DONE) return TranslateSqliteError(db_.get(), rc, what);
+  return Ok();
+}
+
+Status SqliteStore::Finish(const FinishParams& p) {
+  if (auto s = ValidateFinish(p); !s) return s;
+  std::lock_guard lock(mu_);
+  auto verdict = FinishLocked(p);
+  if (!verdict) return std::unexpected(verdict.error());
+  return *verdict;
+}
+
+// Items are applied in order inside one transaction, so each sees what the earlier ones did (two
+// items for one job behave as two Finish calls). A database failure rolls the whole batch back
+// and is every valid item's answer: none of them is applied, as if each Finish had failed.
+std::vector<Status> SqliteStore::FinishMany(std::span<const FinishParams> params) {
+  std::vector<Status> results;
+  results.reserve(params.size());
+  std::vector<size_t> valid;
+  for (size_t i = 0; i < params.size(); ++i) {
+    results.push_back(ValidateFinish(params[i]));
+    if (results.back()) valid.push_back(i);
+  }
+  if (valid.empty()) return results;
+  std::lock_guard lock(mu_);
+  auto fail_all = [&](const Error& e) {
+    for (size_t i : valid) results[i] = std::unexpected(e);
+    return results;
+  };
+  if (auto s = StepOnce(kBegin, "begin finish batch"); !s) return fail_all(s.error());
+  for (size_t i : valid) {
+    auto verdict = FinishLocked(params[i]);
+    if (!verdict) {
+      (void)StepOnce(kRollback, "rollback finish batch");
+      return fail_all(verdict.error());
+    }
+    results[i] = *verdict;
+  }
+  if (auto s = StepOnce(kCommit, "commit finish batch"); !s) {
+    (void)StepOnce(kRollback, "rollback finish batch");
+    return fail_all(s.error());
+  }
+  return results;
 }
 
 Status SqliteStore::Requeue(const RequeueParams& p) {

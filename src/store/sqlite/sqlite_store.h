@@ -60,6 +60,8 @@ class SqliteStore final : public JobStore {
   Result<Job> FindByIdempotencyKey(std::string_view version, std::string_view key) override;
   Result<Job> StartAttempt(const StartParams& params) override;
   Status Finish(const FinishParams& params) override;
+  // One IMMEDIATE transaction running Finish's statement per item: one commit for the batch.
+  std::vector<Status> FinishMany(std::span<const FinishParams> params) override;
   Status Requeue(const RequeueParams& params) override;
   Status Reject(const RejectParams& params) override;
   Result<std::vector<std::string>> Recover(const RecoverParams& params) override;
@@ -85,6 +87,12 @@ class SqliteStore final : public JobStore {
   Status PrepareAll();
   // The status and attempts of a job, nullopt if absent. REQUIRES: mu_ held.
   Result<std::optional<RowState>> ReadState(std::string_view id);
+  // Finish's statement and, on a miss, its explanation. The outer error is a database failure
+  // (the caller's transaction, if any, must roll back); the inner Status is Finish's verdict.
+  // REQUIRES: mu_ held, params validated.
+  Result<Status> FinishLocked(const FinishParams& params);
+  // Steps a statement without parameters or rows (BEGIN, COMMIT, ROLLBACK). REQUIRES: mu_ held.
+  Status StepOnce(StatementId id, std::string_view what);
 
   std::mutex mu_;
   std::unique_ptr<sqlite3, DbCloser> db_;  // guarded by mu_
