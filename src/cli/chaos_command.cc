@@ -5,7 +5,6 @@
 #include <cstdlib>
 #include <fstream>
 #include <optional>
-#include <sstream>
 #include <thread>
 
 #include "chaos/chaos.h"
@@ -27,15 +26,6 @@ struct ChaosFlags {
   LogOptions log;
 };
 
-std::vector<std::string> SplitCommas(const std::string& text) {
-  std::vector<std::string> out;
-  std::stringstream ss(text);
-  for (std::string item; std::getline(ss, item, ',');) {
-    if (!item.empty()) out.push_back(item);
-  }
-  return out;
-}
-
 // "5s", "500ms", "2" (seconds).
 std::optional<double> ParseSeconds(const std::string& text) {
   try {
@@ -52,7 +42,7 @@ std::optional<double> ParseSeconds(const std::string& text) {
 
 int RunChaosFlags(ChaosFlags& f) {
   if (auto s = f.log.Validate(); !s) return UsageError(s.error().message);
-  f.o.backends = SplitCommas(f.backends);
+  f.o.backends = *SplitList<std::string>(f.backends, "--backends");
   auto every = ParseSeconds(f.kill_every);
   if (!every)
     return UsageError("--kill-every: '" + f.kill_every + "' is not a duration (5s, 500ms)");
@@ -71,16 +61,7 @@ int RunChaosFlags(ChaosFlags& f) {
   }
   auto log = MakeLogger("chaos", f.log);
   std::stop_source stop;
-  std::jthread signals([&stop](std::stop_token done) {
-    while (!done.stop_requested()) {
-      if (WaitForStopSignal(std::chrono::milliseconds(200))) {
-        fmt::print(stderr, "\nmqlab chaos: stopping (again to force)\n");
-        stop.request_stop();
-        ArmForcedExit();
-        return;
-      }
-    }
-  });
+  std::jthread signals = WatchStopSignals(stop, "mqlab chaos: stopping (again to force)");
   auto doc = chaos::RunChaos(f.o, stop.get_token(), *log);
   signals.request_stop();
   if (!doc) return RunError("chaos", doc.error().message);

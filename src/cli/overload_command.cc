@@ -38,16 +38,8 @@ int RunOverloadFlags(OverloadFlags& f) {
   }
   auto log = MakeLogger("overload", f.log);
   std::stop_source stop;
-  std::jthread signals([&stop](std::stop_token done) {
-    while (!done.stop_requested()) {
-      if (WaitForStopSignal(std::chrono::milliseconds(200))) {
-        fmt::print(stderr, "\nmqlab overload: stopping (what was measured is written)\n");
-        stop.request_stop();
-        ArmForcedExit();
-        return;
-      }
-    }
-  });
+  std::jthread signals =
+      WatchStopSignals(stop, "mqlab overload: stopping (what was measured is written)");
   auto doc = overload::RunOverload(f.o, stop.get_token(), log);
   signals.request_stop();
   if (!doc) return RunError("overload", doc.error().message);

@@ -6,6 +6,9 @@
 
 #include <cstdio>
 #include <thread>
+#include <utility>
+
+#include <fmt/format.h>
 
 namespace mqlab {
 namespace {
@@ -51,6 +54,20 @@ void ArmForcedExit() {
     (void)!write(2, kMsg, sizeof kMsg - 1);
     _exit(130);
   }).detach();
+}
+
+std::jthread WatchStopSignals(std::stop_source stop, std::string message) {
+  return std::jthread(
+      [stop = std::move(stop), message = std::move(message)](std::stop_token done) mutable {
+        while (!done.stop_requested()) {
+          if (WaitForStopSignal(std::chrono::milliseconds(200))) {
+            fmt::print(stderr, "\n{}\n", message);
+            stop.request_stop();
+            ArmForcedExit();
+            return;
+          }
+        }
+      });
 }
 
 }  // namespace mqlab

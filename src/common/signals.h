@@ -9,6 +9,9 @@
 
 #include <chrono>
 #include <optional>
+#include <stop_token>
+#include <string>
+#include <thread>
 
 namespace mqlab {
 
@@ -18,6 +21,11 @@ int WaitForStopSignal();
 std::optional<int> WaitForStopSignal(std::chrono::milliseconds timeout);
 // Starts a detached thread that exits the process with status 130 on the next stop signal.
 void ArmForcedExit();
+// The stop-signal watcher of a long-running subcommand: a thread that waits for the first stop
+// signal, then prints `message` (a line of its own) on stderr, calls stop.request_stop() and
+// ArmForcedExit(). Requesting the returned thread's stop (or destroying it) ends it within
+// 200 ms when no signal came.
+std::jthread WatchStopSignals(std::stop_source stop, std::string message);
 
 }  // namespace mqlab
 

@@ -320,17 +320,8 @@ Result<json> RunStudy(const StudyOptions& options_in, std::stop_token stop,
 
 int RunStudyCommand(StudyOptions options, std::shared_ptr<spdlog::logger> log) {
   std::stop_source stop;
-  std::jthread signals([&stop](std::stop_token done) {
-    while (!done.stop_requested()) {
-      if (auto sig = WaitForStopSignal(std::chrono::milliseconds(200))) {
-        fmt::print(stderr, "\nmqlab study: stopping (the report will cover what was measured; "
-                           "again to force)\n");
-        stop.request_stop();
-        ArmForcedExit();
-        return;
-      }
-    }
-  });
+  std::jthread signals = WatchStopSignals(
+      stop, "mqlab study: stopping (the report will cover what was measured; again to force)");
   auto results = RunStudy(options, stop.get_token(), log);
   signals.request_stop();
   if (!results) {
