@@ -11,17 +11,19 @@
 
 #include "app/backends.h"
 #include "chaos/accounting.h"
-#include "chaos/proc.h"
 #include "chaos/submitter.h"
 #include "common/logging.h"
 #include "http/client.h"
 #include "services/process.h"
 #include "store/open_store.h"
+#include "study/child.h"
 
 namespace mqlab::chaos {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using study::Child;
+using study::ChildSpec;
 
 namespace {
 
@@ -108,7 +110,12 @@ class Run {
             "--mode",         "sleep",
             "--log-level",    "warn"};
   }
-  ProcSpec FleetSpec(int n) const;
+  ChildSpec FleetSpec(int n) const;
+  // Its log: logs/<name>.log in the run's folder.
+  Result<std::unique_ptr<Child>> StartProcess(const ChildSpec& spec,
+                                              std::chrono::milliseconds ready) const {
+    return Child::Start(o_.binary, spec, dir_ / "logs" / (spec.name + ".log"), ready);
+  }
   Status StartProcesses();
   // The fault threads: worker kills on one, server restarts on the other, so that kills go on
   // while a server is down.
@@ -128,17 +135,17 @@ class Run {
   std::string schema_, queue_, path_, pg_url_, target_url_;
   int mem_port_ = 0;
   std::vector<std::string> conn_;
-  std::unique_ptr<Proc> api_;
+  std::unique_ptr<Child> api_;
   std::mutex fleet_mu_;                       // guards fleet_ and next_ while the fault threads run
-  std::vector<std::unique_ptr<Proc>> fleet_;  // workers, or (mem) the one serve process
+  std::vector<std::unique_ptr<Child>> fleet_;  // workers, or (mem) the one serve process
   int next_ = 0;
   std::mutex events_mu_;  // guards events_ and windows_ while the fault threads run
   json events_ = json::array();
   std::vector<OutageWindow> windows_;
 };
 
-ProcSpec Run::FleetSpec(int n) const {
-  ProcSpec s;
+ChildSpec Run::FleetSpec(int n) const {
+  ChildSpec s;
   const std::string data = (dir_ / "data").string();
   if (mem()) {
     s.name = fmt::format("serve-{}", n);
@@ -179,7 +186,7 @@ Status Run::StartProcesses() {
     auto port = services::FreeLoopbackPort();
     if (!port) return std::unexpected(port.error());
     mem_port_ = *port;
-    auto p = Proc::Start(o_.binary, FleetSpec(next_++), dir_ / "logs", ready);
+    auto p = StartProcess(FleetSpec(next_++), ready);
     if (!p) return std::unexpected(p.error());
     fleet_.push_back(std::move(*p));
     target_url_ = fmt::format("http://127.0.0.1:{}", mem_port_);
@@ -198,17 +205,17 @@ Status Run::StartProcesses() {
     conn_.push_back(app::UrlFlagFor(t_.backend));
     conn_.push_back(*url);
   }
-  ProcSpec api{.name = "api",
-               .args = {"api", "--listen", "127.0.0.1:0", "--data-dir", (dir_ / "data").string()}};
+  ChildSpec api{.name = "api",
+                .args = {"api", "--listen", "127.0.0.1:0", "--data-dir", (dir_ / "data").string()}};
   api.args.insert(api.args.end(), conn_.begin(), conn_.end());
   for (const auto& a : ModelArgs()) api.args.push_back(a);
   // The API first: it creates the schema, so that the workers do not race to.
-  auto a = Proc::Start(o_.binary, api, dir_ / "logs", ready);
+  auto a = StartProcess(api, ready);
   if (!a) return std::unexpected(a.error());
   api_ = std::move(*a);
   target_url_ = api_->url();
   for (int i = 0; i < o_.workers; ++i) {
-    auto w = Proc::Start(o_.binary, FleetSpec(next_++), dir_ / "logs", ready);
+    auto w = StartProcess(FleetSpec(next_++), ready);
     if (!w) return std::unexpected(w.error());
     fleet_.push_back(std::move(*w));
   }
@@ -236,12 +243,12 @@ json Run::KillOne(double t0) {
   int attempts = 0;
   for (;;) {
     ++attempts;
-    ProcSpec spec;
+    ChildSpec spec;
     {
       std::lock_guard lock(fleet_mu_);
       spec = FleetSpec(next_++);
     }
-    auto p = Proc::Start(o_.binary, spec, dir_ / "logs", std::chrono::seconds(60));
+    auto p = StartProcess(spec, std::chrono::seconds(60));
     if (p) {
       const double ready = UnixNow();
       ev["replacement"] = spec.name;
@@ -369,8 +376,7 @@ json Run::Go(std::stop_token stop) {
   // A replacement that could not start (its server was down) is started again for the drain.
   for (auto& p : fleet_) {
     if (p->running()) continue;
-    if (auto again =
-            Proc::Start(o_.binary, FleetSpec(next_++), dir_ / "logs", std::chrono::seconds(60))) {
+    if (auto again = StartProcess(FleetSpec(next_++), std::chrono::seconds(60))) {
       p = std::move(*again);
     }
   }
@@ -383,8 +389,8 @@ json Run::Go(std::stop_token stop) {
   run["drain"] = {{"seconds", UnixNow() - load_end},
                   {"unfinished", open},
                   {"timeoutSeconds", o_.drain_timeout}};
-  for (auto& p : fleet_) p->Terminate(std::chrono::seconds(10));
-  if (api_) api_->Terminate(std::chrono::seconds(10));
+  for (auto& p : fleet_) p->Stop(std::chrono::seconds(10));
+  if (api_) api_->Stop(std::chrono::seconds(10));
   json counts = json::object();
   auto jobs = ReadStore(accepted, counts);
   if (!jobs) {

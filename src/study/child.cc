@@ -47,7 +47,7 @@ Result<std::unique_ptr<Child>> Child::Start(const fs::path& binary, const ChildS
       return c;
     }
     if (auto code = services::ReapIfExited(c->pid_)) {
-      c->stopped_ = true;
+      c->pid_ = -1;
       return Unavailable(fmt::format("{} exited with {} before it was ready; {} ends with: {}",
                                      spec.name, *code, log_path.string(),
                                      services::TailOfFile(log_path, 5)));
@@ -58,13 +58,13 @@ Result<std::unique_ptr<Child>> Child::Start(const fs::path& binary, const ChildS
                                       timeout.count(), log_path.string()));
 }
 
-Child::~Child() {
-  if (!stopped_) Stop(std::chrono::seconds(5));
-}
+Child::~Child() { Stop(std::chrono::seconds(5)); }
 
 ProcSample Child::Sample() const {
   ProcSample s;
-  std::ifstream stat(fmt::format("/proc/{}/stat", pid_));
+  const pid_t pid = pid_;
+  if (pid <= 0) return s;
+  std::ifstream stat(fmt::format("/proc/{}/stat", pid));
   std::string line;
   if (!std::getline(stat, line)) return s;
   // Fields after the command name (which may contain spaces) start after the last ')'.
@@ -80,17 +80,36 @@ ProcSample Child::Sample() const {
 }
 
 int Child::Stop(std::chrono::milliseconds grace) {
-  if (stopped_) return 0;
-  stopped_ = true;
-  kill(pid_, SIGTERM);
+  const pid_t pid = pid_;
+  if (pid <= 0) return 0;
+  kill(pid, SIGCONT);
+  kill(pid, SIGTERM);
   const auto deadline = std::chrono::steady_clock::now() + grace;
   while (std::chrono::steady_clock::now() < deadline) {
-    if (auto code = services::ReapIfExited(pid_)) return *code;
+    if (auto code = services::ReapIfExited(pid)) {
+      pid_ = -1;
+      return *code;
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  kill(pid_, SIGKILL);
-  services::WaitGone(pid_, std::chrono::seconds(10));
+  Kill9();
   return 128 + SIGKILL;
+}
+
+void Child::Kill9() {
+  const pid_t pid = pid_;
+  if (pid <= 0) return;
+  kill(pid, SIGKILL);
+  services::WaitGone(pid, std::chrono::seconds(10));
+  pid_ = -1;
+}
+
+void Child::Pause() {
+  if (const pid_t pid = pid_; pid > 0) kill(pid, SIGSTOP);
+}
+
+void Child::Resume() {
+  if (const pid_t pid = pid_; pid > 0) kill(pid, SIGCONT);
 }
 
 }  // namespace mqlab::study
