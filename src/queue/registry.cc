@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "queue/kafka/kafka_queue.h"
 #include "queue/memory/memory_queue.h"
 #include "queue/postgres/postgres_queue.h"
@@ -19,6 +21,7 @@ Result<std::unique_ptr<JobQueue>> OpenRedis(const QueueOptions& o) {
   RedisQueueOptions r{.name = o.name, .group = o.consumer_group, .consumer = o.consumer_id,
                       .lease = o.lease, .capacity = o.capacity};
   if (!o.url.empty()) r.url = o.url;
+  r.prefetch = static_cast<size_t>(std::max(1, o.prefetch));
   auto q = RedisQueue::Open(std::move(r));
   if (!q) return std::unexpected(q.error());
   return std::unique_ptr<JobQueue>(std::move(*q));

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <optional>
+#include <vector>
 
 #include "queue/redis/redis_queue_shared.h"
 
@@ -39,13 +40,9 @@ std::string ClientName(const std::string& consumer) {
   return name;
 }
 
-// One stream entry ([id, [field, value, ...]]) as id and its "m" field.
-struct Entry {
-  std::string id;
-  std::string payload;
-  bool has_payload = false;
-};
+using Entry = RedisQueue::Shared::StreamEntry;
 
+// One stream entry ([id, [field, value, ...]]) as id and its "m" field.
 std::optional<Entry> ParseEntry(const redisReply* e) {
   if (e == nullptr || e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
       e->element[0]->type != REDIS_REPLY_STRING) {
@@ -98,7 +95,7 @@ class RedisDelivery final : public Delivery {
 
   Status Ack() override {
     if (auto s = MarkSettled(); !s) return s;
-    return shared_->Settle(id_, "ack", "", "");
+    return shared_->Ack(id_);  // group commit with the other threads' acks
   }
 
   Status Retry(milliseconds delay) override {
@@ -138,22 +135,88 @@ class RedisDelivery final : public Delivery {
 
 }  // namespace
 
-Result<std::unique_ptr<Delivery>> RedisQueue::Shared::MakeDelivery(
-    const std::shared_ptr<Shared>& self, const redisReply* entry) {
-  auto e = ParseEntry(entry);
-  if (!e) return std::unique_ptr<Delivery>();  // deleted after it was read: nothing to deliver
+std::unique_ptr<Delivery> RedisQueue::Shared::MakeDelivery(const std::shared_ptr<Shared>& self,
+                                                           Entry e) {
   Message m;
   std::string error;
-  if (!e->has_payload) {
+  if (!e.has_payload) {
     error = "stream entry has no 'm' field";
-  } else if (auto decoded = DecodeMessage(e->payload); decoded) {
+  } else if (auto decoded = DecodeMessage(e.payload); decoded) {
     m = std::move(*decoded);
   } else {
     error = decoded.error().message;
   }
-  Hold(e->id);
-  return std::make_unique<RedisDelivery>(self, std::move(e->id), std::move(e->payload),
+  return std::make_unique<RedisDelivery>(self, std::move(e.id), std::move(e.payload),
                                          std::move(m), std::move(error));
+}
+
+Status RedisQueue::Shared::Ack(const std::string& id) {
+  std::unique_lock lock(ack_mu);
+  if (!ack_next) ack_next = std::make_shared<AckBatch>();
+  const std::shared_ptr<AckBatch> mine = ack_next;
+  mine->ids.push_back(id);
+  while (!mine->done) {
+    if (ack_flushing) {
+      ack_cv.wait(lock);
+      continue;
+    }
+    // Leader: send everything queued so far (ours among it) while the others wait or queue into
+    // the next batch.
+    ack_flushing = true;
+    const std::shared_ptr<AckBatch> batch = std::move(ack_next);
+    ack_next.reset();
+    lock.unlock();
+    Status result = FlushAcks(batch->ids);
+    lock.lock();
+    batch->result = std::move(result);
+    batch->done = true;
+    ack_flushing = false;
+    ack_cv.notify_all();  // the batch's waiters, and the next batch's leader-to-be
+  }
+  return mine->result;
+}
+
+Status RedisQueue::Shared::FlushAcks(const std::vector<std::string>& ids) {
+  Args args{options.group};
+  for (const std::string& id : ids) args.push_back(id);
+  auto r = Run<Reply>([&](RedisConnection& c) {
+    return scripts.Run(c, redis::kAckScript, Args{stream}, args);
+  });
+  ack_batches.fetch_add(1, std::memory_order_relaxed);
+  acks.fetch_add(static_cast<int64_t>(ids.size()), std::memory_order_relaxed);
+  if (!r) return std::unexpected(r.error());
+  if ((*r)->type == REDIS_REPLY_ERROR) return std::unexpected(redis::ReplyError(**r, "ack"));
+  return Ok();
+}
+
+std::unique_ptr<Delivery> RedisQueue::Shared::TakeBuffered(const std::shared_ptr<Shared>& self) {
+  std::unique_lock lock(buf_mu);
+  if (buffer.empty()) return nullptr;
+  Entry e = std::move(buffer.front());
+  buffer.pop_front();
+  lock.unlock();
+  return MakeDelivery(self, std::move(e));
+}
+
+void RedisQueue::Shared::ReleaseBuffered() {
+  std::deque<Entry> left;
+  {
+    std::lock_guard lock(buf_mu);
+    left.swap(buffer);
+  }
+  if (left.empty()) return;
+  for (const Entry& e : left) Unhold(e.id);
+  const std::string dead_cap = std::to_string(options.dead_letter_capacity);
+  // One connection, one script call per entry (at most prefetch - 1 of them); stops at the first
+  // failure: what is left stays pending and the reaper returns it after the lease.
+  (void)Run<bool>([&](RedisConnection& c) -> Result<bool> {
+    for (const Entry& e : left) {
+      auto r = Script(c, redis::kSettleScript, {stream, delayed, dead},
+                      {options.group, e.id, "requeue", e.payload, "0", dead_cap});
+      if (!r) return std::unexpected(r.error());
+    }
+    return true;
+  });
 }
 
 void RedisQueue::Shared::Hold(const std::string& id) {
@@ -264,13 +327,32 @@ Result<std::unique_ptr<Delivery>> RedisQueue::Shared::MaybeReap(
   const bool more = found || reap_cursor != "0-0";
   next_reap = NowNs() + (more ? 0 : Ns(ReapInterval()));
   if (!found) return std::unique_ptr<Delivery>();
-  return MakeDelivery(self, claimed.element[0]);
+  auto e = ParseEntry(claimed.element[0]);
+  if (!e) return std::unique_ptr<Delivery>();  // deleted after it was read: nothing to deliver
+  Hold(e->id);
+  return MakeDelivery(self, std::move(*e));
 }
 
 Result<std::unique_ptr<Delivery>> RedisQueue::Shared::Read(const std::shared_ptr<Shared>& self,
                                                            milliseconds block) {
+  std::unique_lock lock(buf_mu);
+  if (reading) {
+    // Another thread's XREADGROUP fills the buffer: wait for it rather than read beside it (two
+    // reads would buffer up to twice the prefetch).
+    buf_cv.wait_for(lock, block, [&] { return !buffer.empty() || !reading || closed.load(); });
+    lock.unlock();
+    return TakeBuffered(self);  // nothing yet: the caller's loop comes back (and may read)
+  }
+  if (!buffer.empty()) {
+    lock.unlock();
+    return TakeBuffered(self);
+  }
+  reading = true;
+  lock.unlock();
+
   const std::string block_ms = std::to_string(block.count());
-  Args args{"XREADGROUP", "GROUP", options.group, options.consumer, "COUNT", "1"};
+  const std::string count = std::to_string(Prefetch());
+  Args args{"XREADGROUP", "GROUP", options.group, options.consumer, "COUNT", count};
   if (block.count() > 0) {
     args.insert(args.end(), {"BLOCK", block_ms});
   }
@@ -283,18 +365,42 @@ Result<std::unique_ptr<Delivery>> RedisQueue::Shared::Read(const std::shared_ptr
     if (!c.broken()) (void)c.SetTimeout(options.command_timeout);
     return reply;
   });
-  if (!r) return std::unexpected(r.error());
-  const redisReply& a = **r;
-  if (a.type == REDIS_REPLY_NIL) return std::unique_ptr<Delivery>();  // timed out
-  if (a.type == REDIS_REPLY_ERROR) return std::unexpected(redis::ReplyError(a, "XREADGROUP"));
-  // [[stream, [entry]]]
-  if (a.type != REDIS_REPLY_ARRAY || a.elements != 1 || a.element[0]->elements != 2 ||
-      a.element[0]->element[1]->type != REDIS_REPLY_ARRAY) {
-    return Internal("redis XREADGROUP: unexpected reply");
+  // Parse [[stream, [entry, ...]]] (or nil: timed out) into entries, held from here on.
+  std::vector<Entry> got;
+  Status status = Ok();
+  if (!r) {
+    status = std::unexpected(r.error());
+  } else if (const redisReply& a = **r; a.type == REDIS_REPLY_ERROR) {
+    status = std::unexpected(redis::ReplyError(a, "XREADGROUP"));
+  } else if (a.type != REDIS_REPLY_NIL) {
+    if (a.type != REDIS_REPLY_ARRAY || a.elements != 1 || a.element[0]->elements != 2 ||
+        a.element[0]->element[1]->type != REDIS_REPLY_ARRAY) {
+      status = Internal("redis XREADGROUP: unexpected reply");
+    } else {
+      const redisReply& entries = *a.element[0]->element[1];
+      for (size_t i = 0; i < entries.elements; ++i) {
+        if (auto e = ParseEntry(entries.element[i]); e) {
+          Hold(e->id);
+          got.push_back(std::move(*e));
+        }
+      }
+    }
   }
-  const redisReply& entries = *a.element[0]->element[1];
-  if (entries.elements == 0) return std::unique_ptr<Delivery>();
-  return MakeDelivery(self, entries.element[0]);
+  if (!got.empty()) {
+    reads.fetch_add(1, std::memory_order_relaxed);
+    read_entries.fetch_add(static_cast<int64_t>(got.size()), std::memory_order_relaxed);
+  }
+  lock.lock();
+  reading = false;
+  for (size_t i = 1; i < got.size(); ++i) buffer.push_back(std::move(got[i]));
+  lock.unlock();
+  buf_cv.notify_all();
+  // Closed while reading: Close() has already handed the buffer back, so hand back what this
+  // read added.
+  if (closed) ReleaseBuffered();
+  if (!status) return std::unexpected(status.error());
+  if (got.empty()) return std::unique_ptr<Delivery>();
+  return MakeDelivery(self, std::move(got.front()));
 }
 
 }  // namespace mqlab::queue

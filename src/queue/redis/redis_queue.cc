@@ -51,11 +51,17 @@ RedisQueue::~RedisQueue() { Close(); }
 
 const std::string& RedisQueue::consumer() const { return shared_->options.consumer; }
 
+RedisQueue::Stats RedisQueue::stats() const {
+  const Shared& s = *shared_;
+  return Stats{.acks = s.acks.load(), .ack_batches = s.ack_batches.load(),
+               .reads = s.reads.load(), .read_entries = s.read_entries.load()};
+}
+
 Capabilities RedisQueue::capabilities() const {
   return Capabilities{.native_delay = false,       // the promoter script, run by consumers
                       .broker_redelivery = false,  // a dead consumer's message waits its lease
                       .push_wakeup = true,         // XREADGROUP BLOCK
-                      .batch_ack = false,          // one settle script per delivery
+                      .batch_ack = true,  // concurrent Acks are group-committed (one script)
                       .shared = true};
 }
 
@@ -84,6 +90,7 @@ Result<std::unique_ptr<Delivery>> RedisQueue::Receive(const ReceiveParams& param
   const int64_t deadline = NowNs() + Ns(params.timeout);
   for (bool first = true;; first = false) {
     if (s.closed) return Unavailable("redis queue is closed");
+    if (auto d = s.TakeBuffered(shared_)) return d;  // read already, lease running: first
     if (auto p = s.MaybePromote(); !p) return std::unexpected(p.error());
     auto reaped = s.MaybeReap(shared_);
     if (!reaped || *reaped) return reaped;
@@ -108,7 +115,10 @@ Result<int64_t> RedisQueue::Depth() {
   });
   if (!r) return std::unexpected(r.error());
   if ((*r)->type != REDIS_REPLY_INTEGER) return Internal("redis depth: unexpected reply");
-  return static_cast<int64_t>((*r)->integer);
+  // This object's buffered entries are pending on the server but nobody works them yet: backlog
+  // (other processes' buffers, at most their prefetch each, count as held).
+  std::lock_guard lock(s.buf_mu);
+  return static_cast<int64_t>((*r)->integer) + static_cast<int64_t>(s.buffer.size());
 }
 
 Result<std::vector<DeadLetter>> RedisQueue::PeekDeadLetters(size_t limit) {
@@ -143,6 +153,8 @@ void RedisQueue::Close() {
   Shared& s = *shared_;
   if (s.closed.exchange(true)) return;
   s.StopKeeper();  // deliveries that outlive the queue are no longer extended
+  s.buf_cv.notify_all();
+  s.ReleaseBuffered();  // read but never handed out: back to the stream at once
   // Leave the group tidy: remove this consumer if it holds nothing (best effort, bounded by the
   // connect timeout when the server is gone).
   (void)s.Run<Reply>([&](RedisConnection& c) {

@@ -79,6 +79,10 @@ struct RedisQueueOptions {
   std::chrono::milliseconds command_timeout{5000};
   // Idle connections kept in the pool. Default: 16 (a worker's threads plus the API's).
   size_t max_idle_connections = 16;
+  // Entries one XREADGROUP reads (COUNT) into the receive buffer shared by the threads calling
+  // Receive: the deliveries the consumer holds at once (registry: QueueOptions::prefetch, which
+  // `mqlab worker` sets to its concurrency). 0 counts as 1. Default: 1.
+  size_t prefetch = 1;
 };
 
 class RedisQueue final : public JobQueue {
@@ -98,6 +102,13 @@ class RedisQueue final : public JobQueue {
   void Close() override;
 
   const std::string& consumer() const;
+
+  // Round trips saved, for tests and benchmarks: acks confirmed and the batches (script calls)
+  // that carried them; XREADGROUP calls that returned entries and the entries they returned.
+  struct Stats {
+    int64_t acks = 0, ack_batches = 0, reads = 0, read_entries = 0;
+  };
+  Stats stats() const;
 
   struct Shared;  // shared with outstanding deliveries
 

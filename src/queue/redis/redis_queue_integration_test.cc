@@ -1,10 +1,16 @@
 // The Redis queue against a real Redis: the shared suites (conformance, killed consumer, restart,
 // outage) and what is particular to Redis: the reaper, the Lua promoter and its NOSCRIPT fallback,
-// undecodable entries, the capacity cap, AUTH, and what survives a restart with and without AOF.
+// undecodable entries, the capacity cap, AUTH, what survives a restart with and without AOF, and
+// the round-trip savings (COUNT prefetch reads into a shared buffer, group-committed acks).
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <barrier>
+#include <map>
+#include <mutex>
 #include <set>
 #include <thread>
+#include <vector>
 
 #include "queue/queue_conformance_test.h"
 #include "queue/redis/redis_client.h"
@@ -39,6 +45,19 @@ INSTANTIATE_TEST_SUITE_P(Redis, QueueConformanceTest,
                          ::testing::Values(QueueFactoryParam{"redis", OpenForSuite,
                                                              kRedeliveryBound}));
 
+// The same with a receive buffer (prefetch 4: each XREADGROUP reads up to 4, as a worker of
+// concurrency 4 does).
+std::unique_ptr<JobQueue> OpenForSuitePrefetch(const std::string& name) {
+  const std::string url = testing::TestServiceUrl("redis");
+  if (url.empty()) return nullptr;
+  auto q = OpenQueue({.kind = "redis", .url = url, .name = name, .lease = kLease, .prefetch = 4});
+  EXPECT_TRUE(q) << q.error().ToString();
+  return q ? std::move(*q) : nullptr;
+}
+INSTANTIATE_TEST_SUITE_P(RedisPrefetch4, QueueConformanceTest,
+                         ::testing::Values(QueueFactoryParam{"redis", OpenForSuitePrefetch,
+                                                             kRedeliveryBound}));
+
 ServerQueueParam ServerParam() {
   ServerQueueParam p;
   p.kind = "redis";
@@ -47,7 +66,13 @@ ServerQueueParam ServerParam() {
   p.durable = true;  // the launcher runs Redis with AOF (appendfsync everysec)
   return p;
 }
+ServerQueueParam ServerParamPrefetch() {
+  ServerQueueParam p = ServerParam();
+  p.options.prefetch = 4;
+  return p;
+}
 INSTANTIATE_TEST_SUITE_P(Redis, ServerQueueTest, ::testing::Values(ServerParam()));
+INSTANTIATE_TEST_SUITE_P(RedisPrefetch4, ServerQueueTest, ::testing::Values(ServerParamPrefetch()));
 
 // --- Redis-specific cases ---------------------------------------------------------------------
 
@@ -386,6 +411,238 @@ TEST(RedisQueueTest, CloseRemovesItsConsumerFromTheGroupOnlyIfItHoldsNothing) {
   EXPECT_EQ(consumers(), (std::set<std::string>{"holding"}))
       << "a consumer that holds a delivery must stay, or its delivery would be lost";
   ASSERT_TRUE(held->Ack());
+}
+
+// --- Fewer round trips: the receive buffer and the group-committed acks --------------------------
+
+long long PendingCount(Raw& raw, const std::string& name) {
+  auto r = raw.Do({"XPENDING", name + ":stream", "mqlab-workers"});
+  return r && r->type == REDIS_REPLY_ARRAY && r->elements >= 1 ? r->element[0]->integer : -1;
+}
+
+TEST(RedisQueueTest, OneReadTakesPrefetchEntriesAndNeverMore) {
+  const std::string url = testing::TestServiceUrl("redis");
+  ASSERT_FALSE(url.empty());
+  const std::string name = UniqueName();
+  auto q = MustOpen({.url = url, .name = name, .lease = kLease, .prefetch = 5});
+  ASSERT_NE(q, nullptr);
+  for (int i = 0; i < 12; ++i) ASSERT_TRUE(q->Enqueue(TestMessage(i)));
+  auto first = ReceiveWithin(*q, seconds(5));
+  ASSERT_NE(first, nullptr);
+  Raw raw(url);
+  EXPECT_EQ(PendingCount(raw, name), 5) << "one XREADGROUP COUNT 5: 1 delivered + 4 buffered";
+  EXPECT_EQ(q->Depth().value_or(-1), 11) << "this handle's buffered entries are still backlog";
+  std::vector<std::unique_ptr<Delivery>> held;
+  for (int i = 0; i < 4; ++i) {
+    auto d = q->Receive({.timeout = milliseconds(0)});  // from the buffer: no wait
+    ASSERT_TRUE(d && *d);
+    held.push_back(std::move(*d));
+  }
+  EXPECT_EQ(q->stats().reads, 1);
+  EXPECT_EQ(PendingCount(raw, name), 5) << "handed out from the buffer, nothing more read";
+  auto sixth = ReceiveWithin(*q, seconds(5));  // the buffer is empty: the next read
+  ASSERT_NE(sixth, nullptr);
+  EXPECT_EQ(PendingCount(raw, name), 10);
+  EXPECT_EQ(q->stats().reads, 2);
+  EXPECT_EQ(q->stats().read_entries, 10);
+  ASSERT_TRUE(first->Ack());
+  ASSERT_TRUE(sixth->Ack());
+  for (auto& d : held) ASSERT_TRUE(d->Ack());
+}
+
+TEST(RedisQueueTest, BufferedEntriesGoToEachThreadExactlyOnce) {
+  const std::string url = testing::TestServiceUrl("redis");
+  ASSERT_FALSE(url.empty());
+  const std::string name = UniqueName();
+  constexpr int kJobs = 400, kThreads = 4;
+  auto q = MustOpen({.url = url, .name = name, .lease = seconds(30), .prefetch = 8});
+  ASSERT_NE(q, nullptr);
+  std::set<std::string> enqueued;
+  for (int i = 0; i < kJobs; ++i) {
+    const Message m = TestMessage(i);
+    enqueued.insert(m.job_id);
+    ASSERT_TRUE(q->Enqueue(m));
+  }
+  std::mutex mu;
+  std::map<std::string, int> seen;  // job id → deliveries
+  std::atomic<int> acked{0}, errors{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      const auto deadline = SteadyClock::now() + seconds(60);
+      while (acked < kJobs && SteadyClock::now() < deadline) {
+        auto d = q->Receive({.timeout = milliseconds(100)});
+        if (!d) {
+          ++errors;
+          continue;
+        }
+        if (!*d) continue;
+        {
+          std::lock_guard lock(mu);
+          ++seen[(*d)->message().job_id];
+        }
+        if ((*d)->Ack()) {
+          ++acked;
+        } else {
+          ++errors;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(errors, 0);
+  ASSERT_EQ(acked, kJobs);
+  std::set<std::string> delivered;
+  for (const auto& [id, n] : seen) {
+    EXPECT_EQ(n, 1) << id << " delivered " << n << " times";
+    delivered.insert(id);
+  }
+  EXPECT_EQ(delivered, enqueued);
+  const RedisQueue::Stats st = q->stats();
+  RecordProperty("reads", static_cast<int>(st.reads));
+  RecordProperty("ack_batches", static_cast<int>(st.ack_batches));
+  EXPECT_EQ(st.read_entries, kJobs);
+  EXPECT_LE(st.reads, kJobs / 8 + 5) << "COUNT 8 on a deep backlog: 8 entries per read";
+  EXPECT_EQ(st.acks, kJobs);
+  Raw raw(url);
+  EXPECT_EQ(PendingCount(raw, name), 0);
+  EXPECT_EQ(raw.Int({"XLEN", name + ":stream"}), 0) << "acked entries are deleted";
+}
+
+TEST(RedisQueueTest, CloseHandsBufferedEntriesBackAtOnce) {
+  const std::string url = testing::TestServiceUrl("redis");
+  ASSERT_FALSE(url.empty());
+  const std::string name = UniqueName();
+  constexpr milliseconds kLong{30000};  // what comes back within seconds was not reaped
+  auto q = MustOpen({.url = url, .name = name, .consumer = "leaving", .lease = kLong,
+                     .prefetch = 5});
+  auto other = MustOpen({.url = url, .name = name, .consumer = "other", .lease = kLong});
+  ASSERT_TRUE(q && other);
+  std::set<std::string> ids;
+  for (int i = 0; i < 5; ++i) {
+    const Message m = TestMessage(i);
+    ids.insert(m.job_id);
+    ASSERT_TRUE(q->Enqueue(m));
+  }
+  auto held = ReceiveWithin(*q, seconds(5));  // 4 more read into the buffer
+  ASSERT_NE(held, nullptr);
+  ids.erase(held->message().job_id);
+  q->Close();
+  std::set<std::string> got;
+  const auto deadline = SteadyClock::now() + seconds(5);
+  while (got.size() < 4 && SteadyClock::now() < deadline) {
+    auto d = other->Receive({.timeout = milliseconds(200)});
+    ASSERT_TRUE(d) << d.error().ToString();
+    if (!*d) continue;
+    EXPECT_EQ((*d)->message().attempt, 1) << "a hand-back is the same attempt";
+    EXPECT_TRUE(got.insert((*d)->message().job_id).second) << "delivered twice";
+    ASSERT_TRUE((*d)->Ack());
+  }
+  EXPECT_EQ(got, ids) << "the closed queue's buffered entries were not handed back";
+  ASSERT_TRUE(held->Ack()) << "a delivery outliving its queue still acks";
+  Raw raw(url);
+  EXPECT_EQ(PendingCount(raw, name), 0);
+  EXPECT_EQ(raw.Int({"XLEN", name + ":stream"}), 0);
+}
+
+TEST(RedisQueueTest, HeartbeatsKeepBufferedEntriesFromATakeover) {
+  const std::string url = testing::TestServiceUrl("redis");
+  ASSERT_FALSE(url.empty());
+  const std::string name = UniqueName();
+  constexpr milliseconds kShort{1000};  // heartbeats every ~333 ms
+  auto busy = MustOpen({.url = url, .name = name, .consumer = "busy", .lease = kShort,
+                        .prefetch = 3});
+  auto other = MustOpen({.url = url, .name = name, .consumer = "other", .lease = kShort});
+  ASSERT_TRUE(busy && other);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(busy->Enqueue(TestMessage(i)));
+  auto first = ReceiveWithin(*busy, seconds(5));  // 2 more wait in the buffer
+  ASSERT_NE(first, nullptr);
+  const auto until = SteadyClock::now() + 4 * kShort;
+  while (SteadyClock::now() < until) {
+    auto stolen = other->Receive({.timeout = milliseconds(200)});
+    ASSERT_TRUE(stolen) << stolen.error().ToString();
+    ASSERT_EQ(*stolen, nullptr) << "a buffered entry was taken over while its consumer lived";
+  }
+  for (int i = 0; i < 2; ++i) {
+    auto d = busy->Receive({.timeout = milliseconds(0)});
+    ASSERT_TRUE(d && *d) << "the buffered entry is gone";
+    ASSERT_TRUE((*d)->Ack());
+  }
+  ASSERT_TRUE(first->Ack());
+  EXPECT_EQ(busy->stats().reads, 1);
+}
+
+TEST(RedisQueueTest, ConcurrentAcksAreGroupCommittedAndAllConfirmed) {
+  const std::string url = testing::TestServiceUrl("redis");
+  ASSERT_FALSE(url.empty());
+  const std::string name = UniqueName();
+  constexpr int kThreads = 8, kRounds = 20;
+  auto q = MustOpen({.url = url, .name = name, .lease = seconds(30), .prefetch = kThreads});
+  ASSERT_NE(q, nullptr);
+  for (int i = 0; i < kThreads * kRounds; ++i) ASSERT_TRUE(q->Enqueue(TestMessage(i)));
+  std::barrier sync(kThreads);
+  std::atomic<int> ok{0}, failed{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int r = 0; r < kRounds; ++r) {
+        auto d = ReceiveWithin(*q, seconds(10));
+        sync.arrive_and_wait();  // every thread holds one: they all Ack at once
+        if (d && d->Ack()) {
+          ++ok;
+        } else {
+          ++failed;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failed, 0);
+  EXPECT_EQ(ok, kThreads * kRounds);
+  const RedisQueue::Stats st = q->stats();
+  RecordProperty("ack_batches", static_cast<int>(st.ack_batches));
+  EXPECT_EQ(st.acks, kThreads * kRounds);
+  EXPECT_LT(st.ack_batches, st.acks) << "no two concurrent Acks ever shared a batch";
+  Raw raw(url);
+  EXPECT_EQ(PendingCount(raw, name), 0) << "an Ack returned before Redis had it";
+  EXPECT_EQ(raw.Int({"XLEN", name + ":stream"}), 0);
+}
+
+TEST(RedisQueueTest, AFailedAckBatchFailsEveryWaiter) {
+  auto server = testing::PrivateService::Start("redis");
+  ASSERT_TRUE(server) << server.error().ToString();
+  const std::string name = UniqueName();
+  constexpr int kThreads = 6;
+  auto q = MustOpen({.url = (*server)->url(), .name = name, .lease = seconds(30),
+                     .connect_timeout = milliseconds(300), .command_timeout = milliseconds(1000),
+                     .prefetch = kThreads});
+  ASSERT_NE(q, nullptr);
+  for (int i = 0; i < kThreads; ++i) ASSERT_TRUE(q->Enqueue(TestMessage(i)));
+  std::vector<std::unique_ptr<Delivery>> held;
+  for (int i = 0; i < kThreads; ++i) {
+    auto d = ReceiveWithin(*q, seconds(5));
+    ASSERT_NE(d, nullptr);
+    held.push_back(std::move(d));
+  }
+  ASSERT_TRUE((*server)->Stop());
+  std::barrier sync(kThreads);
+  std::vector<Status> results(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      sync.arrive_and_wait();
+      results[t] = held[t]->Ack();
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (int t = 0; t < kThreads; ++t) {
+    ASSERT_FALSE(results[t]) << "Ack " << t << " returned OK with the server down";
+    EXPECT_EQ(results[t].error().code, ErrorCode::kUnavailable) << results[t].error().ToString();
+  }
+  // Back up: the entries were never acked, so they are still pending (at least once).
+  ASSERT_TRUE((*server)->Restart());
+  Raw raw((*server)->url());
+  EXPECT_EQ(PendingCount(raw, name), kThreads);
 }
 
 }  // namespace

@@ -11,12 +11,14 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "queue/redis/redis_client.h"
 #include "queue/redis/redis_queue.h"
@@ -121,11 +123,52 @@ struct RedisQueue::Shared {
     return Ok();
   }
 
-  Result<std::unique_ptr<Delivery>> MakeDelivery(const std::shared_ptr<Shared>& self,
-                                                 const redisReply* entry);
+  // One stream entry read or claimed: its id and its "m" field.
+  struct StreamEntry {
+    std::string id;
+    std::string payload;
+    bool has_payload = false;
+  };
+  // The entry already Hold()-ed (its lease extended by the keeper) becomes a delivery.
+  std::unique_ptr<Delivery> MakeDelivery(const std::shared_ptr<Shared>& self, StreamEntry entry);
   Status MaybePromote();
   Result<std::unique_ptr<Delivery>> MaybeReap(const std::shared_ptr<Shared>& self);
+  // A buffered entry if there is one, else (one thread at a time) XREADGROUP COUNT prefetch,
+  // blocking at most `block`: the first entry is the caller's, the others are buffered. A thread
+  // that finds another one reading waits (at most `block`) for what it reads.
   Result<std::unique_ptr<Delivery>> Read(const std::shared_ptr<Shared>& self, milliseconds block);
+  // The buffer, handed out before anything is read (no wait, no round trip).
+  std::unique_ptr<Delivery> TakeBuffered(const std::shared_ptr<Shared>& self);
+
+  // Receive buffer: entries read by one XREADGROUP COUNT prefetch, not yet handed out. They are
+  // pending for this consumer from the read, so they are Hold()-ed at once (the keeper extends
+  // their leases as it does delivered ones'), and never more than prefetch are buffered.
+  size_t Prefetch() const { return std::max<size_t>(1, options.prefetch); }
+  std::mutex buf_mu;
+  std::condition_variable buf_cv;  // the reading thread is done
+  std::deque<StreamEntry> buffer;  // guarded by buf_mu
+  bool reading = false;            // guarded by buf_mu: one XREADGROUP fills the buffer at a time
+  // Hands the buffered entries back at once (the "requeue" settle: same attempt, at the stream's
+  // end); one that cannot be is left pending and comes back after the lease (XAUTOCLAIM).
+  void ReleaseBuffered();
+
+  // Group commit of acks: Ack() queues its entry id into the next batch; the first caller that
+  // finds no flush running becomes the leader and sends the whole batch (one EVALSHA of
+  // kAckScript: XACK + XDEL of every id), the others wait on ack_cv. Each returns its batch's
+  // result, so an Ack returns only once Redis has confirmed it (or with the batch's error).
+  struct AckBatch {
+    std::vector<std::string> ids;
+    bool done = false;
+    Status result = Ok();
+  };
+  std::mutex ack_mu;
+  std::condition_variable ack_cv;
+  std::shared_ptr<AckBatch> ack_next;  // guarded by ack_mu: filling while a flush runs
+  bool ack_flushing = false;           // guarded by ack_mu
+  Status Ack(const std::string& id);
+  Status FlushAcks(const std::vector<std::string>& ids);
+  // RedisQueue::Stats.
+  std::atomic<int64_t> acks{0}, ack_batches{0}, reads{0}, read_entries{0};
 };
 
 }  // namespace mqlab::queue

@@ -52,6 +52,22 @@ if type(acked) == 'number' then return acked end
 return 0
 )lua"};
 
+// Acknowledges a batch of deliveries (the group commit of RedisQueue::Shared::Ack). KEYS: stream.
+// ARGV: group, entry ids... XACK + XDEL of every id, in chunks of 500 (unpack's stack). XACK is a
+// pcall as in the settle script. Returns how many were still pending (XACK's count).
+inline constexpr LuaScript kAckScript{"ack", R"lua(
+local acked = 0
+local i = 2
+while i <= #ARGV do
+  local j = math.min(i + 499, #ARGV)
+  local r = redis.pcall('XACK', KEYS[1], ARGV[1], unpack(ARGV, i, j))
+  if type(r) == 'number' then acked = acked + r end
+  redis.call('XDEL', KEYS[1], unpack(ARGV, i, j))
+  i = j + 1
+end
+return acked
+)lua"};
+
 // Moves due delayed messages to the stream. KEYS: delayed, stream. ARGV: batch size.
 // Returns {moved, ms until the next one is due or -1 if none is left}.
 inline constexpr LuaScript kPromoteScript{"promote", R"lua(
