@@ -350,8 +350,19 @@ Result<std::unique_ptr<Delivery>> RedisQueue::Shared::Read(const std::shared_ptr
   reading = true;
   lock.unlock();
 
+  // COUNT: the prefetch less the deliveries this object's threads still hold (the buffer is
+  // empty here, so `held` is exactly them): at most prefetch entries are read and unacked at a
+  // time, as with a broker's prefetch, and a thread busy with a long job never has entries
+  // waiting for it here that an idle consumer elsewhere could run. Threads waiting for their Ack
+  // no longer hold theirs, so a fast drain reads close to prefetch at a time.
+  size_t in_hand = 0;
+  {
+    std::lock_guard held_lock(held_mu);
+    in_hand = held.size();
+  }
+  const size_t n = Prefetch() > in_hand ? Prefetch() - in_hand : 1;
   const std::string block_ms = std::to_string(block.count());
-  const std::string count = std::to_string(Prefetch());
+  const std::string count = std::to_string(n);
   Args args{"XREADGROUP", "GROUP", options.group, options.consumer, "COUNT", count};
   if (block.count() > 0) {
     args.insert(args.end(), {"BLOCK", block_ms});
