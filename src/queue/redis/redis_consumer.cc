@@ -157,7 +157,7 @@ Status RedisQueue::Shared::Ack(const std::string& id) {
   mine->ids.push_back(id);
   while (!mine->done) {
     if (ack_flushing) {
-      ack_cv.wait(lock);
+      mine->cv.wait(lock);
       continue;
     }
     // Leader: send everything queued so far (ours among it) while the others wait or queue into
@@ -171,7 +171,8 @@ Status RedisQueue::Shared::Ack(const std::string& id) {
     batch->result = std::move(result);
     batch->done = true;
     ack_flushing = false;
-    ack_cv.notify_all();  // the batch's waiters, and the next batch's leader-to-be
+    batch->cv.notify_all();                 // its waiters return
+    if (ack_next) ack_next->cv.notify_one();  // one of the next batch leads it
   }
   return mine->result;
 }

@@ -154,15 +154,17 @@ struct RedisQueue::Shared {
 
   // Group commit of acks: Ack() queues its entry id into the next batch; the first caller that
   // finds no flush running becomes the leader and sends the whole batch (one EVALSHA of
-  // kAckScript: XACK + XDEL of every id), the others wait on ack_cv. Each returns its batch's
-  // result, so an Ack returns only once Redis has confirmed it (or with the batch's error).
+  // kAckScript: XACK + XDEL of every id), the others wait on their batch's cv. Each returns its
+  // batch's result, so an Ack returns only once Redis has confirmed it (or with the batch's
+  // error). A finished flush wakes its batch's waiters and one waiter of the next batch, which
+  // leads that one (a cv per batch: nobody is woken only to wait again).
   struct AckBatch {
     std::vector<std::string> ids;
     bool done = false;
     Status result = Ok();
+    std::condition_variable cv;
   };
   std::mutex ack_mu;
-  std::condition_variable ack_cv;
   std::shared_ptr<AckBatch> ack_next;  // guarded by ack_mu: filling while a flush runs
   bool ack_flushing = false;           // guarded by ack_mu
   Status Ack(const std::string& id);
