@@ -386,11 +386,12 @@ Result<std::pair<double, double>> RunWorker(const Config& cfg, const std::string
   const std::string pg = cfg.urls.count("postgres") ? cfg.urls.at("postgres") : "";
   if (pg.empty()) return std::unexpected(Error{ErrorCode::kFailedPrecondition, "no PostgreSQL"});
   auto api_store = store::OpenStore(pg, {.pool_size = 4, .schema = kSchema});
-  auto worker_store = store::OpenStore(pg, {.pool_size = consumers + 1, .schema = kSchema});
+  const worker::WorkerOptions wopts{.worker_id = "qbench", .concurrency = consumers};
+  auto worker_store = store::OpenStore(pg, {.pool_size = consumers + 5, .schema = kSchema});
   if (!api_store) return std::unexpected(api_store.error());
   if (!worker_store) return std::unexpected(worker_store.error());
   const std::string name = RunName("worker");
-  auto wq = OpenBench(cfg, kind, name, consumers);
+  auto wq = OpenBench(cfg, kind, name, wopts.MaxHeld());  // as `mqlab worker` opens it
   if (!wq) return std::unexpected(wq.error());
   // The API's handle; the memory queue lives in one process, so there it is the worker's own.
   std::unique_ptr<queue::JobQueue> own_api_queue;
@@ -417,7 +418,7 @@ Result<std::pair<double, double>> RunWorker(const Config& cfg, const std::string
                                            .write_output = false});
   metrics::Registry registry;
   metrics::MqlabMetrics metrics(registry);
-  worker::Worker w({.worker_id = "qbench", .concurrency = consumers}, kind, timed,
+  worker::Worker w(wopts, kind, timed,
                    **worker_store, predictor, Clock::Real(), metrics, NullLogger());
   w.Start();
   const auto deadline = Steady::now() + kRunTimeout;

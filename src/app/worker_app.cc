@@ -51,15 +51,14 @@ int RunWorker(const WorkerConfig& config, std::shared_ptr<spdlog::logger> log) {
                 "services up postgres`)");
   }
   auto store = store::OpenStore(
-      store_url, {.pool_size = config.worker.concurrency + 1, .schema = config.pg_schema});
+      store_url, {.pool_size = config.worker.concurrency + 5, .schema = config.pg_schema});
   if (!store) return Fail(store.error().message);
   if (!backend) {
     return Fail(fmt::format("the {} backend is not built into this mqlab", config.queue_kind));
   }
-  // A loop may hold its next job while its last one is being recorded (async completion): twice
-  // the concurrency in hand at most, which a broker's prefetch must allow.
-  const int in_hand = config.worker.concurrency * (config.worker.async_completion ? 2 : 1);
-  if (qopts.prefetch < in_hand) qopts.prefetch = in_hand;
+  // The worker holds jobs running, ready for their slot and waiting to be recorded: a broker's
+  // prefetch below that would only slow it down.
+  qopts.prefetch = std::max(qopts.prefetch, config.worker.MaxHeld());
   auto queue = backend->open(qopts);
   if (!queue) return Fail(queue.error().message);
 

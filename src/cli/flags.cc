@@ -114,4 +114,15 @@ Status ApplyMetricsListen(const std::string& value, std::optional<http::ServerOp
   return Ok();
 }
 
+void AddPipelineFlags(CLI::App* cmd, PipelineFlags& flags) {
+  Flag(cmd, "--completion", flags.completion,
+       "async: record finished jobs (store, then ack; batched) on completer threads while the "
+       "next one runs; inline: before taking the next")
+      ->check(CLI::IsMember({"async", "inline"}));
+  Flag(cmd, "--receive", flags.receive,
+       "ahead: each slot receives and starts its next job while the model runs the current one; "
+       "inline: after it")
+      ->check(CLI::IsMember({"ahead", "inline"}));
+}
+
 }  // namespace mqlab::cli

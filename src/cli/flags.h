@@ -21,6 +21,7 @@
 #include "http/server.h"
 #include "mqlab/common/status.h"
 #include "mqlab/model/predictor.h"
+#include "worker/worker.h"
 
 namespace mqlab::cli {
 
@@ -60,6 +61,18 @@ struct CommonFlags {
 
 void AddCommonFlags(CLI::App* cmd, CommonFlags& flags, std::string default_listen);
 void AddLogFlags(CLI::App* cmd, LogOptions& log);
+
+// How a process's worker slots move jobs along (mqlab serve and mqlab worker): --completion
+// async|inline, --receive ahead|inline. Apply sets the WorkerOptions fields they name.
+struct PipelineFlags {
+  std::string completion = "async";
+  std::string receive = "ahead";
+  void Apply(worker::WorkerOptions& o) const {
+    o.async_completion = completion == "async";
+    o.receive_ahead = receive == "ahead";
+  }
+};
+void AddPipelineFlags(CLI::App* cmd, PipelineFlags& flags);
 
 // Reads KEY=VALUE lines (MQLAB_* only; '#' comments) from the services env file written by
 // `mqlab services up` and sets those not already in the environment: an explicit environment

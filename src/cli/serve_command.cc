@@ -20,7 +20,7 @@ struct ServeFlags {
   int io_threads = 0;
   std::string api_token;
   std::string metrics_listen;  // empty: /metrics on --listen
-  std::string completion = "async";
+  PipelineFlags pipeline;
 };
 
 int RunServeCommand(const ServeFlags& f) {
@@ -35,7 +35,7 @@ int RunServeCommand(const ServeFlags& f) {
   c.store = f.store;
   c.model = *model;
   c.worker.concurrency = f.workers;
-  c.worker.async_completion = f.completion == "async";
+  f.pipeline.Apply(c.worker);
   c.max_attempts = f.max_attempts;
   c.admission.backpressure = f.common.backpressure_on();
   c.admission.max_queue_depth = f.max_queue_depth;
@@ -78,10 +78,7 @@ Runner AddServeCommand(CLI::App& root) {
       ->check(CLI::Range(0, 1000000));
   Flag(cmd, "--io-threads", f->io_threads, "HTTP threads (0: one per core)")->check(CLI::Range(0, 256));
   Flag(cmd, "--api-token", f->api_token, "Require `Authorization: Bearer TOKEN` (not on /healthz)");
-  Flag(cmd, "--completion", f->completion,
-       "async: record a finished job on completer threads while the next one starts; inline: "
-       "before taking the next")
-      ->check(CLI::IsMember({"async", "inline"}));
+  AddPipelineFlags(cmd, f->pipeline);
   Flag(cmd, "--metrics-listen", f->metrics_listen,
        "HOST:PORT for /metrics (and /healthz, /readyz) apart from the API, no token asked there "
        "(default: on --listen)");

@@ -20,7 +20,7 @@ struct WorkerFlags {
   std::string pg_schema = "public";
   double lease_s = 20;  // + the reaper/rescuer period (≤ 5 s): a dead worker's job is back ≤ 25 s
   double shutdown_grace_s = 30;
-  std::string completion = "async";
+  PipelineFlags pipeline;
   int backoff_base_ms = 200;
   int backoff_max_ms = 30000;
 };
@@ -44,7 +44,7 @@ int RunWorkerCommand(const WorkerFlags& f) {
   c.model = *f.common.PredictorOptions();
   c.worker.worker_id = f.worker_id;
   c.worker.concurrency = f.concurrency;
-  c.worker.async_completion = f.completion == "async";
+  f.pipeline.Apply(c.worker);
   c.worker.backoff_base = std::chrono::milliseconds(f.backoff_base_ms);
   c.worker.backoff_max = std::chrono::milliseconds(f.backoff_max_ms);
   c.metrics_http.server.host = hp->host;
@@ -75,10 +75,7 @@ Runner AddWorkerCommand(CLI::App& root) {
        "Seconds a job stays its worker's without a heartbeat (heartbeats every lease/3 while it "
        "runs; Kafka: the session timeout, at least 6)")
       ->check(CLI::Range(1.0, 86400.0));
-  Flag(cmd, "--completion", f->completion,
-       "async: record a finished job (store, then ack) on completer threads while the next one "
-       "starts; inline: before taking the next")
-      ->check(CLI::IsMember({"async", "inline"}));
+  AddPipelineFlags(cmd, f->pipeline);
   Flag(cmd, "--shutdown-grace", f->shutdown_grace_s, "Seconds in-flight jobs may take at stop")
       ->check(CLI::Range(0.0, 3600.0));
   Flag(cmd, "--backoff-base-ms", f->backoff_base_ms, "First retry delay (doubles per attempt)")

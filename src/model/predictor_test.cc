@@ -94,6 +94,26 @@ TEST(PredictorTest, SleepModeWaitsAtLeastTheServiceTime) {
   EXPECT_GE(std::chrono::steady_clock::now() - start, microseconds(30000));
 }
 
+TEST(PredictorTest, TheOutputIsWrittenInsideTheServiceTime) {
+  // The call writes first and sleeps until start + S: the file exists, the call took >= S, and
+  // a failed call (drawn to fail) writes nothing.
+  testing::TempDir dir;
+  const std::string id = "0b5d2c4e-8f1a-4c3b-9d2e-1f0a9b8c7d6e";
+  Predictor ok(dir.path(), {.service_time = microseconds(30000)});
+  auto start = std::chrono::steady_clock::now();
+  auto r = ok.Predict({.job_id = id, .input_path = "a"});
+  ASSERT_TRUE(r);
+  EXPECT_GE(std::chrono::steady_clock::now() - start, microseconds(30000));
+  EXPECT_TRUE(std::filesystem::exists(dir.path() / r->output_path));
+
+  testing::TempDir other;
+  Predictor failing(other.path(), {.service_time = microseconds(1000), .fail_rate = 1.0});
+  auto f = failing.Predict({.job_id = id, .input_path = "a"});
+  ASSERT_FALSE(f);
+  EXPECT_EQ(f.error().code, ErrorCode::kInternal);
+  EXPECT_FALSE(std::filesystem::exists(other.path() / "outputs"));
+}
+
 TEST(PredictorTest, CpuModeSpendsThreadCpuTime) {
   auto cpu_us = [] {
     timespec ts{};

@@ -29,7 +29,22 @@ Status WorkerOptions::Validate() const {
     return InvalidArgument("backoff must satisfy 0 <= base <= max");
   }
   if (poll_timeout.count() <= 0) return InvalidArgument("poll timeout must be > 0");
+  if (completion_batch < 1 || completion_batch > 10000) {
+    return InvalidArgument("completion batch must be in [1, 10000]");
+  }
   return Ok();
+}
+
+namespace {
+
+// Completer threads and the successes they may hold (waiting or being recorded).
+int CompleterThreads(const WorkerOptions& o) { return std::clamp(o.concurrency, 1, 4); }
+int CompleterCapacity(const WorkerOptions& o) { return std::max(o.completion_batch, o.concurrency); }
+
+}  // namespace
+
+int WorkerOptions::MaxHeld() const {
+  return concurrency * (receive_ahead ? 2 : 1) + (async_completion ? CompleterCapacity(*this) : 0);
 }
 
 // The metric children this worker updates, looked up once.
@@ -59,20 +74,65 @@ struct Worker::Counters {
       dead{0}, abandoned{0};
 };
 
-// Completer threads: a bounded queue of completion tasks. Submit blocks while `capacity` tasks
-// wait; Drain returns once every submitted task ran (then the threads are joined).
+// Counts a delivery in flight from its receipt to its settlement (moved along with it).
+struct Worker::InFlight {
+  explicit InFlight(Worker* worker) : w(worker) {
+    w->in_flight_++;
+    w->counters_->inflight.Inc();
+  }
+  InFlight(InFlight&& o) noexcept : w(std::exchange(o.w, nullptr)) {}
+  InFlight(const InFlight&) = delete;
+  InFlight& operator=(const InFlight&) = delete;
+  ~InFlight() {
+    if (!w) return;
+    w->in_flight_--;
+    w->counters_->inflight.Dec();
+  }
+  Worker* w;
+};
+
+// A delivery whose attempt started in the store, waiting for (or in) its prediction. The
+// in-flight count is declared first so that it is left last, after the delivery is released.
+struct Worker::Started {
+  InFlight in_flight;
+  std::unique_ptr<queue::Delivery> delivery;
+  Job job;  // as StartAttempt returned it: RUNNING, attempts = this attempt
+};
+
+// A successful prediction waiting for its Finish and Ack.
+struct Worker::Completion {
+  InFlight in_flight;
+  std::unique_ptr<queue::Delivery> delivery;
+  Job job;
+  std::string output;
+  WallTime now;
+};
+
+// One slot with receive-ahead: the job its fetcher started for the model thread.
+struct Worker::Slot {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::optional<Started> ready;  // guarded by mu
+  bool fetcher_done = false;     // guarded by mu
+};
+
+// Completer threads: a bounded queue of successes. Submit blocks while `capacity` successes wait
+// or are being recorded; each thread takes up to `batch` of them at once. Drain returns once
+// every submitted success was recorded (then the threads are joined).
 class Worker::Completer {
  public:
-  using Task = std::move_only_function<void()>;
-  Completer(int threads, size_t capacity) : capacity_(capacity) {
+  using Record = std::function<void(std::span<Completion>)>;
+  Completer(int threads, size_t capacity, size_t batch, Record record)
+      : capacity_(capacity), batch_(batch), record_(std::move(record)) {
     for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Run(); });
   }
   ~Completer() { Drain(); }
 
-  void Submit(Task task) {
+  void Submit(Completion c) {
     std::unique_lock lock(mu_);
-    space_.wait(lock, [&] { return tasks_.size() < capacity_; });
-    tasks_.push_back(std::move(task));
+    space_.wait(lock, [&] { return outstanding_ < capacity_; });
+    ++outstanding_;
+    items_.push_back(std::move(c));
     ready_.notify_one();
   }
 
@@ -83,31 +143,41 @@ class Worker::Completer {
       closing_ = true;
     }
     ready_.notify_all();
-    for (auto& t : threads_) t.join();  // each runs what is left before it exits
+    for (auto& t : threads_) t.join();  // each records what is left before it exits
     threads_.clear();
   }
 
  private:
   void Run() {
+    std::vector<Completion> batch;
     for (;;) {
-      Task task;
       {
         std::unique_lock lock(mu_);
-        ready_.wait(lock, [&] { return closing_ || !tasks_.empty(); });
-        if (tasks_.empty()) return;  // closing, and nothing left
-        task = std::move(tasks_.front());
-        tasks_.pop_front();
-        space_.notify_one();
+        ready_.wait(lock, [&] { return closing_ || !items_.empty(); });
+        if (items_.empty()) return;  // closing, and nothing left
+        while (!items_.empty() && batch.size() < batch_) {
+          batch.push_back(std::move(items_.front()));
+          items_.pop_front();
+        }
       }
-      task();
+      record_(batch);
+      const size_t n = batch.size();
+      batch.clear();
+      {
+        std::lock_guard lock(mu_);
+        outstanding_ -= n;
+      }
+      space_.notify_all();
     }
   }
 
-  const size_t capacity_;
+  const size_t capacity_, batch_;
+  const Record record_;
   std::mutex mu_;
   std::condition_variable ready_, space_;
-  std::deque<Task> tasks_;  // guarded by mu_
-  bool closing_ = false;    // guarded by mu_
+  std::deque<Completion> items_;  // guarded by mu_
+  size_t outstanding_ = 0;        // waiting or being recorded; guarded by mu_
+  bool closing_ = false;          // guarded by mu_
   std::vector<std::thread> threads_;
 };
 
@@ -128,17 +198,31 @@ Worker::~Worker() { Stop(std::chrono::milliseconds(0)); }
 
 void Worker::Start() {
   if (options_.async_completion) {
-    completer_ = std::make_unique<Completer>(options_.concurrency,
-                                             static_cast<size_t>(options_.concurrency));
+    completer_ = std::make_unique<Completer>(
+        CompleterThreads(options_), static_cast<size_t>(CompleterCapacity(options_)),
+        static_cast<size_t>(options_.completion_batch),
+        [this](std::span<Completion> batch) { CompleteSuccesses(batch); });
   }
   std::lock_guard lock(mu_);
   running_threads_ = options_.concurrency;
-  for (int i = 0; i < options_.concurrency; ++i) threads_.emplace_back([this] { Loop(); });
+  for (int i = 0; i < options_.concurrency; ++i) {
+    if (!options_.receive_ahead) {
+      threads_.emplace_back([this] { Loop(); });
+      continue;
+    }
+    Slot& slot = *slots_.emplace_back(std::make_unique<Slot>());
+    threads_.emplace_back([this, &slot] { FetchLoop(slot); });
+    threads_.emplace_back([this, &slot] { ModelLoop(slot); });
+  }
 }
 
 bool Worker::Stop(std::chrono::milliseconds grace) {
   if (threads_.empty()) return true;
   stopping_ = true;
+  for (auto& slot : slots_) {  // wake fetchers waiting for room
+    { std::lock_guard lock(slot->mu); }
+    slot->cv.notify_all();
+  }
   bool drained;
   {
     std::unique_lock lock(mu_);
@@ -151,6 +235,7 @@ bool Worker::Stop(std::chrono::milliseconds grace) {
   }
   for (auto& t : threads_) t.join();
   threads_.clear();
+  slots_.clear();  // each model thread ran its slot's ready job before it exited
   // Completions are store and queue calls (bounded by their timeouts), never a prediction: they
   // all run, so every job that finished predicting is recorded before Stop returns.
   if (completer_) completer_->Drain();
@@ -164,20 +249,66 @@ WorkerStats Worker::stats() const {
                      c.retried.load(),  c.duplicate.load(), c.dead.load(), c.abandoned.load()};
 }
 
-void Worker::Loop() {
-  while (!stopping_.load()) {
-    auto d = queue_.Receive({.timeout = options_.poll_timeout});
-    if (!d) {
-      if (stopping_.load()) break;
-      log_->error("worker: receive from {} failed: {}", backend_, d.error().ToString());
-      std::unique_lock lock(mu_);
-      all_exited_.wait_for(lock, options_.error_pause, [&] { return stopping_.load(); });
-      continue;
-    }
-    if (*d) Process(std::move(*d), completer_ != nullptr);
-  }
+std::unique_ptr<queue::Delivery> Worker::ReceiveNext() {
+  auto d = queue_.Receive({.timeout = options_.poll_timeout});
+  if (d) return std::move(*d);
+  if (stopping_.load()) return nullptr;
+  log_->error("worker: receive from {} failed: {}", backend_, d.error().ToString());
+  std::unique_lock lock(mu_);
+  all_exited_.wait_for(lock, options_.error_pause, [&] { return stopping_.load(); });
+  return nullptr;
+}
+
+void Worker::ExitThread() {
   std::lock_guard lock(mu_);
   if (--running_threads_ == 0) all_exited_.notify_all();
+}
+
+void Worker::Loop() {
+  while (!stopping_.load()) {
+    if (auto d = ReceiveNext()) Process(std::move(d), completer_ != nullptr);
+  }
+  ExitThread();
+}
+
+void Worker::FetchLoop(Slot& slot) {
+  for (;;) {
+    {
+      std::unique_lock lock(slot.mu);
+      slot.cv.wait(lock, [&] { return !slot.ready || stopping_.load(); });
+    }
+    if (stopping_.load()) break;
+    auto d = ReceiveNext();
+    if (!d) continue;
+    auto started = Begin(std::move(d));
+    if (!started) continue;
+    {
+      std::lock_guard lock(slot.mu);
+      slot.ready.emplace(std::move(*started));
+    }
+    slot.cv.notify_all();
+  }
+  {
+    std::lock_guard lock(slot.mu);
+    slot.fetcher_done = true;
+  }
+  slot.cv.notify_all();
+}
+
+void Worker::ModelLoop(Slot& slot) {
+  for (;;) {
+    std::optional<Started> job;
+    {
+      std::unique_lock lock(slot.mu);
+      slot.cv.wait(lock, [&] { return slot.ready.has_value() || slot.fetcher_done; });
+      if (!slot.ready) break;  // the fetcher stopped and nothing is left
+      job.emplace(std::move(*slot.ready));
+      slot.ready.reset();
+    }
+    slot.cv.notify_all();  // room for the next one: the fetcher receives it while this one runs
+    Run(std::move(*job), completer_ != nullptr);
+  }
+  ExitThread();
 }
 
 std::chrono::milliseconds Worker::Backoff(int attempt) {
@@ -191,32 +322,21 @@ std::chrono::milliseconds Worker::Backoff(int attempt) {
   return milliseconds(static_cast<int64_t>(base * factor));
 }
 
-void Worker::Process(std::unique_ptr<queue::Delivery> delivery, bool async_completion) {
+void Worker::Process(std::unique_ptr<queue::Delivery> delivery, bool async) {
+  if (auto started = Begin(std::move(delivery))) Run(std::move(*started), async);
+}
+
+std::optional<Worker::Started> Worker::Begin(std::unique_ptr<queue::Delivery> delivery) {
   Counters& c = *counters_;
   c.received++;
-  in_flight_++;
-  c.inflight.Inc();
-  // Leaves the in-flight count when destroyed: at the end of this call, or at the end of the
-  // completion task when the success is recorded on a completer.
-  struct Exit {
-    Worker* w;
-    explicit Exit(Worker* worker) : w(worker) {}
-    Exit(Exit&& o) noexcept : w(std::exchange(o.w, nullptr)) {}
-    Exit(const Exit&) = delete;
-    ~Exit() {
-      if (!w) return;
-      w->in_flight_--;
-      w->counters_->inflight.Dec();
-    }
-  } exit{this};
-
+  InFlight in_flight(this);
   queue::Delivery& d = *delivery;
   if (!d.decode_error().empty()) {
     log_->warn("worker: malformed message dead-lettered: {}", d.decode_error());
     c.dead_letters.Inc();
     c.dead++;
     (void)d.DeadLetter(fmt::format("malformed message: {}", d.decode_error()));
-    return;
+    return std::nullopt;
   }
   const queue::Message& msg = d.message();
   const WallTime received_at = clock_.Now();
@@ -240,42 +360,60 @@ void Worker::Process(std::unique_ptr<queue::Delivery> delivery, bool async_compl
       c.abandoned++;
       (void)d.Retry(Backoff(1));
     }
-    return;
+    return std::nullopt;
   }
-  const int attempt = job->attempts;
-  if (attempt > msg.attempt) c.redeliveries.Inc();  // an attempt was abandoned or ran twice
+  if (job->attempts > msg.attempt) c.redeliveries.Inc();  // an attempt was abandoned or ran twice
   c.queue_wait.Observe(std::max(0.0, Seconds(received_at - msg.enqueued_at)));
-  log_->debug("worker: job {} attempt {} started (request {})", job->id, attempt, msg.request_id);
+  log_->debug("worker: job {} attempt {} started (request {})", job->id, job->attempts,
+              msg.request_id);
+  return Started{std::move(in_flight), std::move(delivery), std::move(*job)};
+}
 
+void Worker::Run(Started s, bool async) {
+  Counters& c = *counters_;
   const auto started = clock_.Steady();
   auto result = predictor_.Predict(
-      {.job_id = job->id, .input_path = job->input_path, .attempt = attempt}, cancel_.get_token());
+      {.job_id = s.job.id, .input_path = s.job.input_path, .attempt = s.job.attempts},
+      cancel_.get_token());
   c.processing.Observe(Seconds(clock_.Steady() - started));
   if (!result) {
     if (result.error().code == ErrorCode::kAborted) {  // cancelled at shutdown
       c.abandoned++;
-      return;  // `delivery` is released unsettled on return
+      return;  // the delivery is released unsettled on return
     }
-    OnPredictFailed(d, *job, result.error());
+    OnPredictFailed(*s.delivery, s.job, result.error());
     return;
   }
-  const WallTime now = clock_.Now();
-  if (async_completion) {
-    completer_->Submit([this, d = std::move(delivery), job = std::move(*job), attempt,
-                        output = std::move(result->output_path), now,
-                        leave = std::move(exit)]() mutable {
-      CompleteSuccess(*d, job, attempt, output, now);
-    });
+  Completion done{std::move(s.in_flight), std::move(s.delivery), std::move(s.job),
+                  std::move(result->output_path), clock_.Now()};
+  if (async) {
+    completer_->Submit(std::move(done));
     return;
   }
-  CompleteSuccess(d, *job, attempt, result->output_path, now);
+  CompleteSuccesses(std::span<Completion>(&done, 1));
 }
 
-void Worker::CompleteSuccess(queue::Delivery& d, const Job& job, int attempt,
-                             const std::string& output, WallTime now) {
+void Worker::CompleteSuccesses(std::span<Completion> batch) {
+  std::vector<store::FinishParams> params;
+  params.reserve(batch.size());
+  for (const Completion& c : batch) {
+    params.push_back({.id = c.job.id, .attempt = c.job.attempts,
+                      .outcome = JobStatus::kSuccess, .output_path = c.output, .now = c.now});
+  }
+  std::vector<Status> done;
+  if (params.size() == 1) {
+    done.push_back(store_.Finish(params[0]));
+  } else {
+    done = store_.FinishMany(params);
+  }
+  for (size_t i = 0; i < batch.size(); ++i) Settle(batch[i], done[i]);
+}
+
+void Worker::Settle(Completion& job_done, const Status& done) {
   Counters& c = *counters_;
-  auto done = store_.Finish({.id = job.id, .attempt = attempt, .outcome = JobStatus::kSuccess,
-                             .output_path = output, .now = now});
+  queue::Delivery& d = *job_done.delivery;
+  const Job& job = job_done.job;
+  const int attempt = job.attempts;
   if (!done) {
     if (done.error().transient()) {
       log_->error("worker: cannot record job {}: {}", job.id, done.error().ToString());
@@ -302,7 +440,7 @@ void Worker::CompleteSuccess(queue::Delivery& d, const Job& job, int attempt,
   }
   c.success.Inc();
   c.succeeded++;
-  c.end_to_end.Observe(std::max(0.0, Seconds(now - job.created_at)));
+  c.end_to_end.Observe(std::max(0.0, Seconds(job_done.now - job.created_at)));
 }
 
 bool Worker::StartWasLost(const std::string& id, int attempt) {

@@ -7,10 +7,13 @@
 // says the job is finished, and the duplicate is acknowledged and counted, never run again.
 // A message the worker cannot decode or whose job is unknown is dead-lettered with the reason.
 //
-// Threading: Start() spawns `concurrency` threads, each running the loop on its own (the blocking
-// client libraries behind the queue and store are used from these threads only). Stop() is
-// graceful: no new receives, in-flight jobs finish; after the grace period it cancels the
-// predictions still running (their deliveries are released unsettled, so they come back) and
+// Threading: Start() spawns `concurrency` slots. A slot is one model instance: its model thread
+// takes a started job, predicts and hands the success to the completers; with receive-ahead (the
+// default) its fetcher thread meanwhile receives and starts the slot's next job, so that the
+// model never waits for the queue or the store between two jobs. The blocking client libraries
+// behind the queue and store are used from these threads. Stop() is graceful: no new receives,
+// in-flight jobs (the one ready for each slot included) finish; after the grace period it cancels
+// the predictions still running (their deliveries are released unsettled, so they come back) and
 // joins. Start/Stop are called from one controlling thread.
 #ifndef MQLAB_WORKER_WORKER_H_
 #define MQLAB_WORKER_WORKER_H_
@@ -20,7 +23,9 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
+#include <span>
 #include <stop_token>
 #include <string>
 #include <thread>
@@ -51,16 +56,28 @@ struct WorkerOptions {
   std::chrono::milliseconds poll_timeout{200};
   // Pause after a failed Receive (server down) before trying again. Default: 500 ms.
   std::chrono::milliseconds error_pause{500};
-  // Record successes (store Finish, then queue Ack) on completer threads, so that a consume
-  // loop receives its next job while the last one is being recorded: the store's commit (a disk
-  // flush, 1-3 ms) is then off the model's path, as River's completer takes it off its
-  // executors'. `concurrency` completer threads, at most `concurrency` completions waiting (a
-  // loop that finds them all busy waits), so at most 2 × concurrency deliveries are held (a
-  // broker's prefetch must allow it). Order and guarantees are unchanged: Finish before Ack, and
-  // a process that dies before either leaves the job to be delivered again. Default: true.
+  // Record successes (store Finish, then queue Ack) on completer threads, so that a slot runs
+  // its next job while the last one is being recorded: the store's commit (a disk flush, 1-3 ms)
+  // is then off the model's path, as River's completer takes it off its executors'. Up to 4
+  // completer threads; each records what waits, up to `completion_batch` jobs, with one store
+  // call; at most max(completion_batch, concurrency) successes wait or are being recorded (a slot
+  // that finds no room waits). Order and guarantees are unchanged: Finish before Ack, and a
+  // process that dies before either leaves the job to be delivered again. Default: true.
   bool async_completion = true;
+  // Receive and start a slot's next job while its model runs the current one (a fetcher thread
+  // per slot, holding one started job ready). The next job's attempt starts (RUNNING in the
+  // store) up to one service time before its prediction does, as a prefetching consumer's job is
+  // active from its fetch in River or BullMQ. Off: the slot receives after it finishes a job, so
+  // every job pays the receive and start round trips on the model's time. Default: true.
+  bool receive_ahead = true;
+  // Successes recorded in one store call (JobStore::FinishMany: one commit for the batch), taken
+  // from what waits for the completers. Default: 64.
+  int completion_batch = 64;
 
   Status Validate() const;
+  // Deliveries this worker may hold unsettled at once: running, ready and waiting to be recorded.
+  // A broker's prefetch below it only slows the worker down.
+  int MaxHeld() const;
 };
 
 // Running totals, for tests and the end-of-run log line.
@@ -89,7 +106,7 @@ class Worker {
   bool Stop(std::chrono::milliseconds grace);
 
   // Handles one delivery to its settlement, completion included, on the calling thread (exposed
-  // for tests; the loops run the same steps, completing on the completers).
+  // for tests; the slots run the same steps, completing on the completers).
   void Handle(std::unique_ptr<queue::Delivery> delivery) { Process(std::move(delivery), false); }
 
   WorkerStats stats() const;
@@ -97,12 +114,28 @@ class Worker {
 
  private:
   struct Counters;
+  struct InFlight;
+  struct Started;
+  struct Completion;
+  struct Slot;
   class Completer;
+  // Inline receive: the slot's one thread receives, starts and runs each job.
   void Loop();
-  void Process(std::unique_ptr<queue::Delivery> delivery, bool async_completion);
-  // Finish SUCCESS then Ack, counters; the last step of a successful job.
-  void CompleteSuccess(queue::Delivery& d, const Job& job, int attempt, const std::string& output,
-                       WallTime now);
+  // Receive-ahead: the slot's fetcher fills `slot.ready`; its model thread runs what is there.
+  void FetchLoop(Slot& slot);
+  void ModelLoop(Slot& slot);
+  // One Receive; nullptr on timeout, stop, or error (after the error pause).
+  std::unique_ptr<queue::Delivery> ReceiveNext();
+  // Decodes and starts the delivery's attempt; settles it here (nullopt) when it is malformed, a
+  // duplicate, an unknown job, or the store is unreachable.
+  std::optional<Started> Begin(std::unique_ptr<queue::Delivery> delivery);
+  // Predicts a started job; records its outcome (a success on the completers if `async`).
+  void Run(Started started, bool async);
+  void Process(std::unique_ptr<queue::Delivery> delivery, bool async);
+  // Finish SUCCESS (one store call for the batch), then each Ack, counters.
+  void CompleteSuccesses(std::span<Completion> batch);
+  void Settle(Completion& c, const Status& done);
+  void ExitThread();
   std::chrono::milliseconds Backoff(int attempt);
   void OnPredictFailed(queue::Delivery& d, const Job& job, const Error& error);
   // True when the store shows the job unfinished with fewer attempts than `attempt`: this
@@ -128,7 +161,8 @@ class Worker {
   int running_threads_ = 0;
   std::mt19937_64 rng_{std::random_device{}()};
   std::vector<std::thread> threads_;
-  std::unique_ptr<Completer> completer_;  // when options_.async_completion, while started
+  std::vector<std::unique_ptr<Slot>> slots_;  // with receive_ahead, while started
+  std::unique_ptr<Completer> completer_;      // when options_.async_completion, while started
 };
 
 // "<hostname>-<pid>".

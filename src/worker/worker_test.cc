@@ -220,6 +220,9 @@ class ForwardingStore : public store::JobStore {
   }
   Result<Job> StartAttempt(const store::StartParams& p) override { return inner_.StartAttempt(p); }
   Status Finish(const store::FinishParams& p) override { return inner_.Finish(p); }
+  std::vector<Status> FinishMany(std::span<const store::FinishParams> p) override {
+    return inner_.FinishMany(p);
+  }
   Status Requeue(const store::RequeueParams& p) override { return inner_.Requeue(p); }
   Status Reject(const store::RejectParams& p) override { return inner_.Reject(p); }
   Result<std::vector<std::string>> Recover(const store::RecoverParams& p) override {
@@ -245,30 +248,45 @@ class SlowFinishStore final : public ForwardingStore {
     return inner_.StartAttempt(p);
   }
   Status Finish(const store::FinishParams& p) override {
+    return FinishMany(std::span<const store::FinishParams>(&p, 1)).front();
+  }
+  std::vector<Status> FinishMany(std::span<const store::FinishParams> p) override {
     finishing_++;
+    calls_++;
+    size_t seen = largest_batch_.load();
+    while (p.size() > seen && !largest_batch_.compare_exchange_weak(seen, p.size())) {
+    }
     std::this_thread::sleep_for(delay_);
-    auto s = inner_.Finish(p);
+    auto s = inner_.FinishMany(p);
     finishing_--;
     return s;
   }
   bool overlapped() const { return overlapped_.load(); }
+  int calls() const { return calls_.load(); }
+  size_t largest_batch() const { return largest_batch_.load(); }
 
  private:
   const milliseconds delay_;
-  std::atomic<int> finishing_{0};
+  std::atomic<int> finishing_{0}, calls_{0};
+  std::atomic<size_t> largest_batch_{0};
   std::atomic<bool> overlapped_{false};
 };
 
 class CompletionTest : public WorkerTest, public ::testing::WithParamInterface<bool> {};
 
 TEST_P(CompletionTest, NextJobStartsWhileTheLastIsRecordedOnlyWithAsyncCompletion) {
+  // Jobs of 10 ms and a Finish of 40 ms: the starts are spread over the run, so with async
+  // completion some begin while a Finish is in progress (a batch of several, or one).
   const bool async = GetParam();
   SlowFinishStore slow(*store_, milliseconds(40));
   predictor_ = std::make_unique<model::Predictor>(
-      dir_.path(), model::PredictorOptions{.service_time = std::chrono::microseconds(0),
+      dir_.path(), model::PredictorOptions{.service_time = std::chrono::microseconds(10000),
                                            .write_output = false});
+  // Without receive-ahead, so that only the completion mode decides whether a start can overlap
+  // a Finish (with it, the slot's fetcher starts the next job during an inline Finish too).
   Worker w(WorkerOptions{.worker_id = "w-test", .concurrency = 1,
-                         .poll_timeout = milliseconds(20), .async_completion = async},
+                         .poll_timeout = milliseconds(20), .async_completion = async,
+                         .receive_ahead = false},
            "memory", queue_, slow, *predictor_, Clock::Real(), metrics_, NullLogger());
   std::vector<std::string> ids;
   for (int i = 0; i < 8; ++i) ids.push_back(Submit());
@@ -303,9 +321,123 @@ TEST_P(CompletionTest, StopRecordsEveryJobThatFinishedPredicting) {
   EXPECT_EQ(queue_.Depth().value(), 40 - st.received);
 }
 
+TEST_P(CompletionTest, SuccessesWaitingForTheCompletersAreRecordedInBatches) {
+  // A slow commit (40 ms) and instant jobs: with async completion the successes that pile up
+  // behind one commit are recorded by the next in one store call; inline, one call per job.
+  const bool async = GetParam();
+  SlowFinishStore slow(*store_, milliseconds(40));
+  predictor_ = std::make_unique<model::Predictor>(
+      dir_.path(), model::PredictorOptions{.service_time = std::chrono::microseconds(0),
+                                           .write_output = false});
+  Worker w(WorkerOptions{.worker_id = "w-test", .concurrency = 1,
+                         .poll_timeout = milliseconds(20), .async_completion = async,
+                         .completion_batch = 16},
+           "memory", queue_, slow, *predictor_, Clock::Real(), metrics_, NullLogger());
+  std::vector<std::string> ids;
+  for (int i = 0; i < 40; ++i) ids.push_back(Submit());
+  w.Start();
+  ASSERT_TRUE(Eventually([&] { return w.stats().succeeded == 40; }));
+  EXPECT_TRUE(w.Stop(milliseconds(5000)));
+  if (async) {
+    EXPECT_GT(slow.largest_batch(), 1u);
+    EXPECT_LE(slow.largest_batch(), 16u) << "completion_batch bounds a store call";
+    EXPECT_LT(slow.calls(), 40);
+  } else {
+    EXPECT_EQ(slow.largest_batch(), 1u);
+    EXPECT_EQ(slow.calls(), 40);
+  }
+  for (const auto& id : ids) EXPECT_EQ(StatusOf(id), JobStatus::kSuccess);
+  EXPECT_EQ(queue_.Depth().value(), 0);
+  EXPECT_EQ(w.in_flight(), 0);
+}
+
 INSTANTIATE_TEST_SUITE_P(Worker, CompletionTest, ::testing::Bool(),
                          [](const ::testing::TestParamInfo<bool>& i) {
                            return i.param ? "Async" : "Inline";
+                         });
+
+// A store that records, at each StartAttempt, how many jobs of the version are RUNNING already:
+// with receive-ahead a slot starts its next job while its model runs the current one.
+class StartCountingStore final : public ForwardingStore {
+ public:
+  using ForwardingStore::ForwardingStore;
+  Result<Job> StartAttempt(const store::StartParams& p) override {
+    auto counts = inner_.CountByStatus("mem");
+    if (counts) {
+      int64_t running = (*counts)["RUNNING"];
+      int64_t seen = most_running_.load();
+      while (running > seen && !most_running_.compare_exchange_weak(seen, running)) {
+      }
+    }
+    return inner_.StartAttempt(p);
+  }
+  int64_t most_running() const { return most_running_.load(); }
+
+ private:
+  std::atomic<int64_t> most_running_{0};
+};
+
+class ReceiveAheadTest : public WorkerTest, public ::testing::WithParamInterface<bool> {};
+
+TEST_P(ReceiveAheadTest, ASlotStartsItsNextJobWhileItsModelRunsOnlyWithReceiveAhead) {
+  const bool ahead = GetParam();
+  StartCountingStore counting(*store_);
+  predictor_ = std::make_unique<model::Predictor>(
+      dir_.path(), model::PredictorOptions{.service_time = std::chrono::microseconds(30000),
+                                           .write_output = false});
+  Worker w(WorkerOptions{.worker_id = "w-test", .concurrency = 1,
+                         .poll_timeout = milliseconds(20), .async_completion = false,
+                         .receive_ahead = ahead},
+           "memory", queue_, counting, *predictor_, Clock::Real(), metrics_, NullLogger());
+  std::vector<std::string> ids;
+  for (int i = 0; i < 6; ++i) ids.push_back(Submit());
+  w.Start();
+  ASSERT_TRUE(Eventually([&] { return w.stats().succeeded == 6; }));
+  EXPECT_TRUE(w.Stop(milliseconds(5000)));
+  // One model: without receive-ahead a job starts only after the last one was recorded.
+  EXPECT_EQ(counting.most_running(), ahead ? 1 : 0);
+  for (const auto& id : ids) EXPECT_EQ(StatusOf(id), JobStatus::kSuccess);
+  EXPECT_EQ(w.in_flight(), 0);
+}
+
+TEST_P(ReceiveAheadTest, StopRunsTheReadyJobAndCancelTheRestReleasesIt) {
+  // Stop with grace: the job ready for the slot runs too (received == succeeded). Stop with no
+  // grace: the running prediction and the ready job are released unsettled and come back.
+  StartCountingStore counting(*store_);
+  predictor_ = std::make_unique<model::Predictor>(
+      dir_.path(), model::PredictorOptions{.service_time = std::chrono::microseconds(50000),
+                                           .write_output = false});
+  WorkerOptions o{.worker_id = "w-test", .concurrency = 1, .poll_timeout = milliseconds(20),
+                  .receive_ahead = GetParam()};
+  for (int i = 0; i < 10; ++i) Submit();
+  {
+    Worker w(o, "memory", queue_, counting, *predictor_, Clock::Real(), metrics_, NullLogger());
+    w.Start();
+    ASSERT_TRUE(Eventually([&] { return w.stats().succeeded >= 1; }));
+    EXPECT_TRUE(w.Stop(milliseconds(5000)));
+    const WorkerStats st = w.stats();
+    EXPECT_EQ(st.succeeded, st.received);
+    EXPECT_EQ(st.abandoned, 0);
+    EXPECT_EQ(queue_.Depth().value(), 10 - st.received);
+  }
+  {
+    Worker w(o, "memory", queue_, counting, *predictor_, Clock::Real(), metrics_, NullLogger());
+    const int64_t before = queue_.Depth().value();
+    w.Start();
+    ASSERT_TRUE(Eventually([&] { return w.in_flight() == (GetParam() ? 2 : 1); }));
+    EXPECT_FALSE(w.Stop(milliseconds(0)));
+    const WorkerStats st = w.stats();
+    EXPECT_EQ(st.succeeded, 0);
+    EXPECT_EQ(st.abandoned, st.received);
+    EXPECT_EQ(w.in_flight(), 0);
+    // Released unsettled: back in the queue (the memory queue returns them at once).
+    EXPECT_TRUE(Eventually([&] { return queue_.Depth().value() == before; }));
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Worker, ReceiveAheadTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& i) {
+                           return i.param ? "Ahead" : "Inline";
                          });
 
 

@@ -4,9 +4,12 @@
 // lognormal), spent either sleeping (mode sleep: a remote GPU call, the thread waits) or burning
 // the calling thread's CPU (mode cpu: shows the machine's core count as a ceiling; measured in
 // thread CPU time, so on an oversubscribed machine the wall time stretches as it would for real
-// work). It fails with the configured probability, then writes its result as JSON to
-// outputs/<id[0:2]>/<id>.json under the data folder (write to a temporary name, then rename, so a
-// reader never sees half a file). If the input file exists it is read and its size and a checksum
+// work). The service time is the whole call: a successful call first writes its result as JSON
+// to outputs/<id[0:2]>/<id>.json under the data folder (a temporary name, then rename, so a
+// reader never sees half a file), then spends what is left of the service time (sleeping until
+// start + service time with a 1 ns timer slack, or burning the rest of the CPU time), so a fixed
+// service time S gives exactly 1/S calls per second per thread. A call fails with the configured
+// probability after the whole service time, writing nothing. If the input file exists it is read and its size and a checksum
 // go into the result; a missing input is not an error for the simulation (documented in
 // docs/architecture.md).
 //
