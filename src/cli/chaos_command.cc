@@ -4,7 +4,6 @@
 
 #include <cstdlib>
 #include <fstream>
-#include <optional>
 #include <thread>
 
 #include "chaos/chaos.h"
@@ -12,6 +11,7 @@
 #include "cli/flags.h"
 #include "common/logging.h"
 #include "common/signals.h"
+#include "load/options.h"
 
 namespace mqlab::cli {
 
@@ -26,27 +26,13 @@ struct ChaosFlags {
   LogOptions log;
 };
 
-// "5s", "500ms", "2" (seconds).
-std::optional<double> ParseSeconds(const std::string& text) {
-  try {
-    size_t used = 0;
-    double v = std::stod(text, &used);
-    const std::string unit = text.substr(used);
-    if (unit.empty() || unit == "s") return v;
-    if (unit == "ms") return v / 1000;
-    if (unit == "m") return v * 60;
-  } catch (const std::exception&) {
-  }
-  return std::nullopt;
-}
-
 int RunChaosFlags(ChaosFlags& f) {
   if (auto s = f.log.Validate(); !s) return UsageError(s.error().message);
   f.o.backends = *SplitList<std::string>(f.backends, "--backends");
-  auto every = ParseSeconds(f.kill_every);
+  auto every = load::ParseDuration(f.kill_every);
   if (!every)
     return UsageError("--kill-every: '" + f.kill_every + "' is not a duration (5s, 500ms)");
-  f.o.kill_every = *every;
+  f.o.kill_every = std::chrono::duration<double>(*every).count();
   f.o.out = f.out;
   f.o.runtime_dir = f.runtime_dir;
   f.o.restart_backend = !f.no_backend_restart;
