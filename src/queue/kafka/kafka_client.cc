@@ -204,7 +204,8 @@ void SyncProducer::Poll() {
 }
 
 Status SyncProducer::Produce(const std::string& topic, std::string_view key,
-                             std::string_view payload, const std::vector<Header>& headers) {
+                             std::string_view payload, const std::vector<Header>& headers,
+                             int32_t partition) {
   auto steady_ns = [] { return std::chrono::steady_clock::now().time_since_epoch().count(); };
   bool probe = false;
   if (events_->brokers_down() || open_until_ns_.load() != 0) {
@@ -236,7 +237,7 @@ Status SyncProducer::Produce(const std::string& topic, std::string_view key,
     for (const Header& h : headers) hs->add(h.key, h.value);
   }
   RdKafka::ErrorCode err = p->produce(
-      topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
+      topic, partition, RdKafka::Producer::RK_MSG_COPY,
       const_cast<char*>(payload.data()), payload.size(), key.data(), key.size(), 0, hs, box);
   if (err != RdKafka::ERR_NO_ERROR) {  // not queued: we still own the headers and the box
     delete hs;

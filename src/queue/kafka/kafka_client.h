@@ -68,8 +68,10 @@ class SyncProducer {
   static Result<std::shared_ptr<SyncProducer>> Create(const KafkaQueueOptions& options);
   ~SyncProducer();
 
+  // `partition`: PARTITION_UA lets librdkafka's partitioner choose from the key.
   Status Produce(const std::string& topic, std::string_view key, std::string_view payload,
-                 const std::vector<Header>& headers = {});
+                 const std::vector<Header>& headers = {},
+                 int32_t partition = RdKafka::Topic::PARTITION_UA);
   // The current handle (for admin and metadata requests).
   std::shared_ptr<RdKafka::Producer> handle() const;
 

@@ -16,6 +16,7 @@
 
 #include "mqlab/domain/job.h"
 #include "queue/kafka/kafka_admin.h"
+#include "queue/kafka/kafka_client.h"
 #include "queue/kafka/kafka_queue.h"
 #include "queue/queue_conformance_test.h"
 #include "queue/server_queue_suite.h"
@@ -275,6 +276,24 @@ INSTANTIATE_TEST_SUITE_P(Kafka, KafkaRebalanceTest,
                                            RebalanceCase{"EagerNoGraceSlowJobs", "roundrobin",
                                                          milliseconds(0), milliseconds(3)}),
                          [](const auto& info) { return info.param.name; });
+
+TEST(KafkaQueueTest, EnqueueSpreadsMessagesOverThePartitionsInTurn) {
+  // Not by key: with hashing, 16 random ids over 8 partitions would leave some partition with
+  // 0 or 4+ (probability ~0.9); in turn, each gets exactly 2, so every worker's share is equal.
+  KafkaQueueOptions o = TestOptions(TopicName("turn"));
+  o.partitions = 8;
+  auto q = MustOpen(o);
+  ASSERT_NE(q, nullptr);
+  for (int i = 0; i < 16; ++i) ASSERT_TRUE(q->Enqueue(TestMessage(i)));
+  auto producer = SyncProducer::Create(o);
+  ASSERT_TRUE(producer) << producer.error().ToString();
+  for (int32_t p = 0; p < 8; ++p) {
+    int64_t low = -1, high = -1;
+    ASSERT_EQ((*producer)->handle()->query_watermark_offsets(o.topic, p, &low, &high, 10000),
+              RdKafka::ERR_NO_ERROR);
+    EXPECT_EQ(high - low, 2) << "partition " << p;
+  }
+}
 
 TEST(KafkaQueueTest, RetryNotYetDueBlocksNeitherNewJobsNorEarlierRetries) {
   KafkaQueueOptions o = TestOptions(TopicName("held"));
