@@ -14,11 +14,6 @@ namespace {
 // threaded); a full batch makes the next Receive promote again at once.
 constexpr int kPromoteBatch = 100;
 
-// Ack batches in flight at once (group commit). 1: an Ack arriving during a flush waits for it
-// and is sent with the others that queued meanwhile: the fewest batches, the least server CPU.
-// 2 (a second flush starts at once, so sparse Acks never wait behind another's) measured no
-// better with 1 ms jobs in bench/queue_bench's drain (within this machine's noise, ±5 %).
-constexpr int kAckFlushes = 1;
 
 // A flag held by one thread at a time (the reaper's and the promoter's turn).
 class Turn {
@@ -163,7 +158,7 @@ Status RedisQueue::Shared::Ack(const std::string& id) {
   mine->ids.push_back(id);
   while (!mine->done) {
     // Ours is being sent by its leader, or enough are: wait.
-    if (mine->sent || ack_flushing >= kAckFlushes) {
+    if (mine->sent || (options.ack_flushes > 0 && ack_flushing >= options.ack_flushes)) {
       mine->cv.wait(lock);
       continue;
     }
@@ -349,19 +344,9 @@ Result<std::unique_ptr<Delivery>> RedisQueue::Shared::Read(const std::shared_ptr
     lock.unlock();
     return TakeBuffered(self);
   }
-  // Reads in flight asked for `reserved` entries; each keeps one for its own caller, and
-  // `waiters` threads already count on the others. If some are left over, wait for them rather
-  // than read beside (the read would take more than prefetch); if not, read now: a thread never
-  // queues behind a read that brings nothing for it.
-  if (reserved > readers + waiters) {
-    ++waiters;
-    const uint64_t seen = reads_done;
-    buf_cv.wait_for(lock, block,
-                    [&] { return !buffer.empty() || reads_done != seen || closed.load(); });
-    --waiters;
-    lock.unlock();
-    return TakeBuffered(self);  // nothing yet: the caller's loop comes back (and may read)
-  }
+  // No entry to hand out: read now, even beside a read in flight. (Waiting for another thread's
+  // read to bring a spare entry was measured slower in bench/queue_bench's drain: the waiter
+  // pays that read's round trip plus a wake-up, and reads no longer overlap.)
   // COUNT: the prefetch less the entries this object holds (delivered and not settled, or
   // buffered) and those reads in flight will bring: at most prefetch entries are unacked at a
   // time, as with a broker's prefetch, and a thread busy with a long job never has entries
@@ -374,7 +359,6 @@ Result<std::unique_ptr<Delivery>> RedisQueue::Shared::Read(const std::shared_ptr
   }
   const size_t n = Prefetch() > in_hand + reserved ? Prefetch() - in_hand - reserved : 1;
   reserved += n;
-  ++readers;
   lock.unlock();
 
   const std::string block_ms = std::to_string(block.count());
@@ -419,11 +403,8 @@ Result<std::unique_ptr<Delivery>> RedisQueue::Shared::Read(const std::shared_ptr
   }
   lock.lock();
   reserved -= n;
-  --readers;
-  ++reads_done;
   for (size_t i = 1; i < got.size(); ++i) buffer.push_back(std::move(got[i]));
   lock.unlock();
-  buf_cv.notify_all();
   // Closed while reading: Close() has already handed the buffer back, so hand back what this
   // read added.
   if (closed) ReleaseBuffered();

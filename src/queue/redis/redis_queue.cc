@@ -61,7 +61,7 @@ Capabilities RedisQueue::capabilities() const {
   return Capabilities{.native_delay = false,       // the promoter script, run by consumers
                       .broker_redelivery = false,  // a dead consumer's message waits its lease
                       .push_wakeup = true,         // XREADGROUP BLOCK
-                      .batch_ack = true,  // concurrent Acks are group-committed (one script)
+                      .batch_ack = true,  // ack_flushes > 0: concurrent Acks share a script call
                       .shared = true};
 }
 
@@ -153,7 +153,6 @@ void RedisQueue::Close() {
   Shared& s = *shared_;
   if (s.closed.exchange(true)) return;
   s.StopKeeper();  // deliveries that outlive the queue are no longer extended
-  s.buf_cv.notify_all();
   s.ReleaseBuffered();  // read but never handed out: back to the stream at once
   // Leave the group tidy: remove this consumer if it holds nothing (best effort, bounded by the
   // connect timeout when the server is gone).

@@ -133,9 +133,9 @@ struct RedisQueue::Shared {
   std::unique_ptr<Delivery> MakeDelivery(const std::shared_ptr<Shared>& self, StreamEntry entry);
   Status MaybePromote();
   Result<std::unique_ptr<Delivery>> MaybeReap(const std::shared_ptr<Shared>& self);
-  // A buffered entry if there is one, else XREADGROUP COUNT (prefetch - held), blocking at most
-  // `block`: the first entry is the caller's, the others are buffered. A thread that finds a
-  // read in flight that will bring more than its reader needs waits (at most `block`) for it.
+  // A buffered entry if there is one, else XREADGROUP COUNT (prefetch - held - reads in flight,
+  // at least 1), blocking at most `block`: the first entry is the caller's, the others are
+  // buffered.
   Result<std::unique_ptr<Delivery>> Read(const std::shared_ptr<Shared>& self, milliseconds block);
   // The buffer, handed out before anything is read (no wait, no round trip).
   std::unique_ptr<Delivery> TakeBuffered(const std::shared_ptr<Shared>& self);
@@ -145,23 +145,19 @@ struct RedisQueue::Shared {
   // their leases as it does delivered ones'), and never more than prefetch are buffered.
   size_t Prefetch() const { return std::max<size_t>(1, options.prefetch); }
   std::mutex buf_mu;
-  std::condition_variable buf_cv;  // a read is done
   std::deque<StreamEntry> buffer;  // guarded by buf_mu
-  // Guarded by buf_mu: entries asked for by the XREADGROUPs in flight, how many are in flight,
-  // threads waiting for their surplus, reads finished (to notice one).
-  size_t reserved = 0, readers = 0, waiters = 0;
-  uint64_t reads_done = 0;
+  size_t reserved = 0;             // guarded by buf_mu: entries asked for by reads in flight
   // Hands the buffered entries back at once (the "requeue" settle: same attempt, at the stream's
   // end); one that cannot be is left pending and comes back after the lease (XAUTOCLAIM).
   void ReleaseBuffered();
 
-  // Group commit of acks: Ack() queues its entry id into the next batch; the first caller that
-  // finds fewer than kAckFlushes (1, redis_consumer.cc) flushes running becomes the leader and
-  // sends the whole batch (one EVALSHA of kAckScript: XACK + XDEL of every id); the others wait
-  // on their batch's cv. Each returns its batch's result, so an Ack returns only once Redis has
-  // confirmed it (or with the batch's error). A finished flush wakes its batch's waiters and one
-  // waiter of the next batch, which leads that one (a cv per batch: nobody is woken only to wait
-  // again).
+  // Group commit of acks (when options.ack_flushes > 0): Ack() queues its entry id into the
+  // next batch; the first caller that finds fewer than ack_flushes batches being sent becomes
+  // the leader and sends the whole batch (one EVALSHA of kAckScript: XACK + XDEL of every id);
+  // the others wait on their batch's cv. Each returns its batch's result, so an Ack returns only
+  // once Redis has confirmed it (or with the batch's error). A finished flush wakes its batch's
+  // waiters and one waiter of the next batch, which leads that one (a cv per batch: nobody is
+  // woken only to wait again). With ack_flushes = 0 every Ack leads a batch of its own at once.
   struct AckBatch {
     std::vector<std::string> ids;
     bool sent = false;  // taken by its leader: no longer ack_next
