@@ -58,6 +58,25 @@ class WorkerTest : public ::testing::Test {
 
   JobStatus StatusOf(const std::string& id) { return store_->Get(id).value().status; }
 
+  // A model taking `service` per job, writing no output.
+  void UseModel(std::chrono::microseconds service) {
+    predictor_ = std::make_unique<model::Predictor>(
+        dir_.path(), model::PredictorOptions{.service_time = service, .write_output = false});
+  }
+
+  // Submits `n` jobs, runs `w` until all succeeded and stops it: every job SUCCESS, the queue
+  // empty, nothing left in flight.
+  void RunAll(Worker& w, int n) {
+    std::vector<std::string> ids;
+    for (int i = 0; i < n; ++i) ids.push_back(Submit());
+    w.Start();
+    ASSERT_TRUE(Eventually([&] { return w.stats().succeeded == n; }));
+    EXPECT_TRUE(w.Stop(milliseconds(5000)));
+    for (const auto& id : ids) EXPECT_EQ(StatusOf(id), JobStatus::kSuccess);
+    EXPECT_EQ(queue_.Depth().value(), 0);
+    EXPECT_EQ(w.in_flight(), 0);
+  }
+
   testing::TempDir dir_;
   std::unique_ptr<store::SqliteStore> store_;
   queue::MemoryQueue queue_;
@@ -279,25 +298,16 @@ TEST_P(CompletionTest, NextJobStartsWhileTheLastIsRecordedOnlyWithAsyncCompletio
   // completion some begin while a Finish is in progress (a batch of several, or one).
   const bool async = GetParam();
   SlowFinishStore slow(*store_, milliseconds(40));
-  predictor_ = std::make_unique<model::Predictor>(
-      dir_.path(), model::PredictorOptions{.service_time = std::chrono::microseconds(10000),
-                                           .write_output = false});
+  UseModel(std::chrono::microseconds(10000));
   // Without receive-ahead, so that only the completion mode decides whether a start can overlap
   // a Finish (with it, the slot's fetcher starts the next job during an inline Finish too).
   Worker w(WorkerOptions{.worker_id = "w-test", .concurrency = 1,
                          .poll_timeout = milliseconds(20), .async_completion = async,
                          .receive_ahead = false},
            "memory", queue_, slow, *predictor_, Clock::Real(), metrics_, NullLogger());
-  std::vector<std::string> ids;
-  for (int i = 0; i < 8; ++i) ids.push_back(Submit());
-  w.Start();
-  ASSERT_TRUE(Eventually([&] { return w.stats().succeeded == 8; }));
-  EXPECT_TRUE(w.Stop(milliseconds(5000)));
+  RunAll(w, 8);
   EXPECT_EQ(slow.overlapped(), async)
       << (async ? "the loop waited for each Finish" : "a job started during a Finish inline");
-  for (const auto& id : ids) EXPECT_EQ(StatusOf(id), JobStatus::kSuccess);
-  EXPECT_EQ(queue_.Depth().value(), 0);
-  EXPECT_EQ(w.in_flight(), 0);
 }
 
 TEST_P(CompletionTest, StopRecordsEveryJobThatFinishedPredicting) {
@@ -326,18 +336,12 @@ TEST_P(CompletionTest, SuccessesWaitingForTheCompletersAreRecordedInBatches) {
   // behind one commit are recorded by the next in one store call; inline, one call per job.
   const bool async = GetParam();
   SlowFinishStore slow(*store_, milliseconds(40));
-  predictor_ = std::make_unique<model::Predictor>(
-      dir_.path(), model::PredictorOptions{.service_time = std::chrono::microseconds(0),
-                                           .write_output = false});
+  UseModel(std::chrono::microseconds(0));
   Worker w(WorkerOptions{.worker_id = "w-test", .concurrency = 1,
                          .poll_timeout = milliseconds(20), .async_completion = async,
                          .completion_batch = 16},
            "memory", queue_, slow, *predictor_, Clock::Real(), metrics_, NullLogger());
-  std::vector<std::string> ids;
-  for (int i = 0; i < 40; ++i) ids.push_back(Submit());
-  w.Start();
-  ASSERT_TRUE(Eventually([&] { return w.stats().succeeded == 40; }));
-  EXPECT_TRUE(w.Stop(milliseconds(5000)));
+  RunAll(w, 40);
   if (async) {
     EXPECT_GT(slow.largest_batch(), 1u);
     EXPECT_LE(slow.largest_batch(), 16u) << "completion_batch bounds a store call";
@@ -346,9 +350,6 @@ TEST_P(CompletionTest, SuccessesWaitingForTheCompletersAreRecordedInBatches) {
     EXPECT_EQ(slow.largest_batch(), 1u);
     EXPECT_EQ(slow.calls(), 40);
   }
-  for (const auto& id : ids) EXPECT_EQ(StatusOf(id), JobStatus::kSuccess);
-  EXPECT_EQ(queue_.Depth().value(), 0);
-  EXPECT_EQ(w.in_flight(), 0);
 }
 
 INSTANTIATE_TEST_SUITE_P(Worker, CompletionTest, ::testing::Bool(),
@@ -382,31 +383,21 @@ class ReceiveAheadTest : public WorkerTest, public ::testing::WithParamInterface
 TEST_P(ReceiveAheadTest, ASlotStartsItsNextJobWhileItsModelRunsOnlyWithReceiveAhead) {
   const bool ahead = GetParam();
   StartCountingStore counting(*store_);
-  predictor_ = std::make_unique<model::Predictor>(
-      dir_.path(), model::PredictorOptions{.service_time = std::chrono::microseconds(30000),
-                                           .write_output = false});
+  UseModel(std::chrono::microseconds(30000));
   Worker w(WorkerOptions{.worker_id = "w-test", .concurrency = 1,
                          .poll_timeout = milliseconds(20), .async_completion = false,
                          .receive_ahead = ahead},
            "memory", queue_, counting, *predictor_, Clock::Real(), metrics_, NullLogger());
-  std::vector<std::string> ids;
-  for (int i = 0; i < 6; ++i) ids.push_back(Submit());
-  w.Start();
-  ASSERT_TRUE(Eventually([&] { return w.stats().succeeded == 6; }));
-  EXPECT_TRUE(w.Stop(milliseconds(5000)));
+  RunAll(w, 6);
   // One model: without receive-ahead a job starts only after the last one was recorded.
   EXPECT_EQ(counting.most_running(), ahead ? 1 : 0);
-  for (const auto& id : ids) EXPECT_EQ(StatusOf(id), JobStatus::kSuccess);
-  EXPECT_EQ(w.in_flight(), 0);
 }
 
 TEST_P(ReceiveAheadTest, StopRunsTheReadyJobAndCancelTheRestReleasesIt) {
   // Stop with grace: the job ready for the slot runs too (received == succeeded). Stop with no
   // grace: the running prediction and the ready job are released unsettled and come back.
   StartCountingStore counting(*store_);
-  predictor_ = std::make_unique<model::Predictor>(
-      dir_.path(), model::PredictorOptions{.service_time = std::chrono::microseconds(50000),
-                                           .write_output = false});
+  UseModel(std::chrono::microseconds(50000));
   WorkerOptions o{.worker_id = "w-test", .concurrency = 1, .poll_timeout = milliseconds(20),
                   .receive_ahead = GetParam()};
   for (int i = 0; i < 10; ++i) Submit();
