@@ -7,14 +7,16 @@
 // lease record is a second round trip with a crash window between the two, which forces per-
 // consumer heartbeats to find orphaned processing lists. XAUTOCLAIM then takes over stale entries
 // atomically and returns them in the same reply. Round trips per message: enqueue 1 (XADD), receive
-// 1 (XREADGROUP), settle 1 (a script: XACK + XDEL): 3, against 4 for lists with a lease ZSET.
+// 1 (XREADGROUP) or less (below), settle 1 (a script: XACK + XDEL) or less: 3 at most, against 4
+// for lists with a lease ZSET.
 //
 // Keys of queue N: N:stream (entries {m: encoded message}; group options.group), N:delayed
 // (ZSET, score = due time on the server's clock), N:dead (stream of {m, reason}, trimmed to about
 // dead_letter_capacity). Acked entries are deleted, so the stream holds only ready and held ones.
 //   Enqueue   XADD (a script when capacity > 0: refuses with kResourceExhausted when full)
-//   Receive   XREADGROUP ... BLOCK, in slices of at most block_slice so Close() is noticed
-//   Ack       script: XACK + XDEL
+//   Receive   from the receive buffer if it holds an entry (no round trip), else XREADGROUP
+//             COUNT n ... BLOCK, in slices of at most block_slice so Close() is noticed
+//   Ack       script: XACK + XDEL of one id, or of a batch (group commit, ack_flushes > 0)
 //   Retry(d)  script: XADD attempt + 1 (d = 0) or ZADD N:delayed at server TIME + d; XACK + XDEL
 //   DeadLetter script: XADD N:dead (MAXLEN ~), XACK + XDEL
 //   released  (a Delivery destroyed unsettled) script: XADD the same message again, XACK + XDEL
@@ -35,6 +37,31 @@
 // got through) and another consumer takes over, the slow consumer's later Ack is still accepted
 // (XACK does not check the owner) and the job store skips the duplicate. Once the queue is
 // closed, deliveries that outlive it are no longer extended.
+//
+// Receive buffer (issue 8: each job cost two round trips, and a 4-consumer drain spent a third of
+// its samples waiting for replies). One XREADGROUP reads COUNT n = prefetch - (entries this queue
+// object holds: delivered and unsettled, or buffered) - (entries reads in flight asked for), at
+// least 1; the caller gets the first entry, the rest wait in a buffer shared by every thread
+// calling Receive on this object, which hands them out before anything else (no round trip). So
+// at most prefetch entries are unacked at a time (plus one per Receive called while that many are
+// held), as with a broker's prefetch: a thread busy with a long job leaves no entries waiting
+// here that an idle consumer elsewhere could run, and in a fast drain (threads waiting for their
+// Ack hold nothing) reads come close to prefetch. A thread that finds the buffer empty reads even
+// if another read is in flight (waiting for that read's spare entries was measured slower: see
+// docs/notes-peers.md § Redis). Leases start at read time, so a buffered entry is Hold()-ed at
+// once: the keeper extends it like a delivered one, and a buffered entry is never taken over
+// while its process lives, however long it waits. Close() hands the buffer back at once (the
+// "requeue" settle: XADD again, XACK + XDEL, same attempt); an entry it cannot hand back (the
+// server is gone, or the process died) stays pending and the reaper of another consumer brings
+// it back after the lease, as any held entry of a dead consumer. Depth() counts this object's
+// buffered entries as backlog (other processes' buffers count as held).
+//
+// Group commit of Acks (ack_flushes > 0): an Ack arriving while ack_flushes batches are being
+// sent queues its id; when a flush returns, one waiter leads the next batch (everything queued)
+// in one script call, and each Ack returns its batch's result once Redis confirmed it, so an
+// error reaches every Ack of the batch. Off by default: measured, it cuts Redis's CPU but slows a
+// one-process drain (an Ack waits up to two round trips). Retry, DeadLetter and released
+// deliveries keep their own settle script call.
 //
 // Threading: every method may be called from any thread. Connections come from a pool (each call
 // owns one for its duration); deliveries share the queue's state and may outlive it.
