@@ -61,7 +61,8 @@ Capabilities RedisQueue::capabilities() const {
   return Capabilities{.native_delay = false,       // the promoter script, run by consumers
                       .broker_redelivery = false,  // a dead consumer's message waits its lease
                       .push_wakeup = true,         // XREADGROUP BLOCK
-                      .batch_ack = true,  // ack_flushes > 0: concurrent Acks share a script call
+                      // concurrent Acks share a script call (group commit)
+                      .batch_ack = shared_->options.ack_flushes > 0,
                       .shared = true};
 }
 

@@ -472,6 +472,7 @@ TEST(RedisQueueTest, BufferedEntriesGoToEachThreadExactlyOnce) {
   constexpr int kJobs = 400, kThreads = 4;
   auto q = MustOpen({.url = url, .name = name, .lease = seconds(30), .prefetch = 8});
   ASSERT_NE(q, nullptr);
+  EXPECT_FALSE(q->capabilities().batch_ack) << "group commit is off by default";
   std::set<std::string> enqueued;
   for (int i = 0; i < kJobs; ++i) {
     const Message m = TestMessage(i);
@@ -598,6 +599,7 @@ TEST(RedisQueueTest, ConcurrentAcksAreGroupCommittedAndAllConfirmed) {
   auto q = MustOpen(
       {.url = url, .name = name, .lease = seconds(30), .prefetch = kThreads, .ack_flushes = 1});
   ASSERT_NE(q, nullptr);
+  EXPECT_TRUE(q->capabilities().batch_ack);
   for (int i = 0; i < kThreads * kRounds; ++i) ASSERT_TRUE(q->Enqueue(TestMessage(i)));
   std::barrier sync(kThreads);
   std::atomic<int> ok{0}, failed{0};
