@@ -110,10 +110,43 @@ struct Worker::Completion {
 
 // One slot with receive-ahead: the job its fetcher started for the model thread.
 struct Worker::Slot {
+  using Steady = std::chrono::steady_clock;
   std::mutex mu;
   std::condition_variable cv;
   std::optional<Started> ready;  // guarded by mu
   bool fetcher_done = false;     // guarded by mu
+  bool busy = false;             // the model runs a job; guarded by mu
+  Steady::time_point busy_since; // guarded by mu
+};
+
+// Running means of the time a prediction takes and of the time a fetch (Receive + start) takes
+// when a job was waiting; they place a slot's receive-ahead just before its model frees up.
+class Worker::Timing {
+ public:
+  void Predicted(std::chrono::nanoseconds d) { Update(predict_ns_, d); }
+  void Fetched(std::chrono::nanoseconds d) {
+    // A fetch that waited for a job to arrive says nothing about the round trips.
+    if (d < Expected() || Expected().count() == 0) Update(fetch_ns_, d);
+  }
+  std::chrono::nanoseconds Expected() const {
+    return std::chrono::nanoseconds(static_cast<int64_t>(predict_ns_.load()));
+  }
+  // How long before the model's expected end the fetcher starts: twice a fetch, at least 1 ms,
+  // at most half a prediction.
+  std::chrono::nanoseconds Lead() const {
+    const double fetch2 = 2 * fetch_ns_.load(), half = predict_ns_.load() / 2;
+    return std::chrono::nanoseconds(static_cast<int64_t>(std::min(std::max(fetch2, 1e6), half)));
+  }
+
+ private:
+  static void Update(std::atomic<double>& mean, std::chrono::nanoseconds d) {
+    const double x = static_cast<double>(d.count());
+    double m = mean.load();
+    // The first sample sets the mean; then an exponential moving average (weight 1/8).
+    while (!mean.compare_exchange_weak(m, m == 0 ? x : m + (x - m) / 8)) {
+    }
+  }
+  std::atomic<double> predict_ns_{0}, fetch_ns_{0};
 };
 
 // Completer threads: a bounded queue of successes. Submit blocks while `capacity` successes wait
@@ -192,7 +225,8 @@ Worker::Worker(WorkerOptions options, std::string backend, queue::JobQueue& queu
       clock_(clock),
       metrics_(metrics),
       log_(std::move(log)),
-      counters_(std::make_unique<Counters>(metrics_, backend_)) {}
+      counters_(std::make_unique<Counters>(metrics_, backend_)),
+      timing_(std::make_unique<Timing>()) {}
 
 Worker::~Worker() { Stop(std::chrono::milliseconds(0)); }
 
@@ -272,16 +306,31 @@ void Worker::Loop() {
 }
 
 void Worker::FetchLoop(Slot& slot) {
+  using Steady = Slot::Steady;
   for (;;) {
     {
+      // Fetch when the slot has nothing ready and its model is idle or about to be: fetching at
+      // the start of a long prediction would hold a job that another, idle consumer could run.
       std::unique_lock lock(slot.mu);
-      slot.cv.wait(lock, [&] { return !slot.ready || stopping_.load(); });
+      for (;;) {
+        if (stopping_.load()) break;
+        if (slot.ready) {
+          slot.cv.wait(lock);
+          continue;
+        }
+        if (!slot.busy) break;
+        const auto at = slot.busy_since + timing_->Expected() - timing_->Lead();
+        if (Steady::now() >= at) break;
+        slot.cv.wait_until(lock, at);
+      }
     }
     if (stopping_.load()) break;
+    const auto fetch_start = Steady::now();
     auto d = ReceiveNext();
     if (!d) continue;
     auto started = Begin(std::move(d));
     if (!started) continue;
+    timing_->Fetched(Steady::now() - fetch_start);
     {
       std::lock_guard lock(slot.mu);
       slot.ready.emplace(std::move(*started));
@@ -300,12 +349,16 @@ void Worker::ModelLoop(Slot& slot) {
     std::optional<Started> job;
     {
       std::unique_lock lock(slot.mu);
+      slot.busy = false;
+      slot.cv.notify_all();  // an idle model: the fetcher fetches now
       slot.cv.wait(lock, [&] { return slot.ready.has_value() || slot.fetcher_done; });
       if (!slot.ready) break;  // the fetcher stopped and nothing is left
       job.emplace(std::move(*slot.ready));
       slot.ready.reset();
+      slot.busy = true;
+      slot.busy_since = Slot::Steady::now();
     }
-    slot.cv.notify_all();  // room for the next one: the fetcher receives it while this one runs
+    slot.cv.notify_all();  // room for the next one: the fetcher receives it near this one's end
     Run(std::move(*job), completer_ != nullptr);
   }
   ExitThread();
@@ -375,7 +428,9 @@ void Worker::Run(Started s, bool async) {
   auto result = predictor_.Predict(
       {.job_id = s.job.id, .input_path = s.job.input_path, .attempt = s.job.attempts},
       cancel_.get_token());
-  c.processing.Observe(Seconds(clock_.Steady() - started));
+  const auto took = clock_.Steady() - started;
+  c.processing.Observe(Seconds(took));
+  timing_->Predicted(took);
   if (!result) {
     if (result.error().code == ErrorCode::kAborted) {  // cancelled at shutdown
       c.abandoned++;

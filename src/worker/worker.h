@@ -64,11 +64,14 @@ struct WorkerOptions {
   // that finds no room waits). Order and guarantees are unchanged: Finish before Ack, and a
   // process that dies before either leaves the job to be delivered again. Default: true.
   bool async_completion = true;
-  // Receive and start a slot's next job while its model runs the current one (a fetcher thread
-  // per slot, holding one started job ready). The next job's attempt starts (RUNNING in the
-  // store) up to one service time before its prediction does, as a prefetching consumer's job is
-  // active from its fetch in River or BullMQ. Off: the slot receives after it finishes a job, so
-  // every job pays the receive and start round trips on the model's time. Default: true.
+  // Receive and start a slot's next job just before its model finishes the current one (a
+  // fetcher thread per slot, holding one started job ready): the fetch begins when the running
+  // prediction has `lead` left by the running mean of predictions (lead: twice the mean fetch,
+  // 1 ms at least, half a prediction at most), or at once when the model is idle. So the round
+  // trips are off the model's time, and a busy worker does not take a job from an idle one
+  // early (a prefetching consumer's known flaw). The ready job is RUNNING in the store for
+  // about `lead` before it runs. Off: the slot receives after it finishes a job, so every job
+  // pays the receive and start round trips on the model's time. Default: true.
   bool receive_ahead = true;
   // Successes recorded in one store call (JobStore::FinishMany: one commit for the batch), taken
   // from what waits for the completers. Default: 64.
@@ -118,6 +121,7 @@ class Worker {
   struct Started;
   struct Completion;
   struct Slot;
+  class Timing;
   class Completer;
   // Inline receive: the slot's one thread receives, starts and runs each job.
   void Loop();
@@ -152,6 +156,7 @@ class Worker {
   metrics::MqlabMetrics& metrics_;
   std::shared_ptr<spdlog::logger> log_;
   std::unique_ptr<Counters> counters_;
+  std::unique_ptr<Timing> timing_;  // when receive-ahead fetches
 
   std::atomic<bool> stopping_{false};
   std::stop_source cancel_;  // cancels running predictions once the grace period is over

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <mutex>
 #include <set>
 
 #include "common/logging.h"
@@ -423,6 +424,55 @@ TEST_P(ReceiveAheadTest, StopRunsTheReadyJobAndCancelTheRestReleasesIt) {
     EXPECT_EQ(w.in_flight(), 0);
     // Released unsettled: back in the queue (the memory queue returns them at once).
     EXPECT_TRUE(Eventually([&] { return queue_.Depth().value() == before; }));
+  }
+}
+
+// Records when each StartAttempt and each Finish ran.
+class StartTimesStore final : public ForwardingStore {
+ public:
+  using TimePoint = std::chrono::steady_clock::time_point;
+  using ForwardingStore::ForwardingStore;
+  Result<Job> StartAttempt(const store::StartParams& p) override {
+    Note(starts_);
+    return inner_.StartAttempt(p);
+  }
+  Status Finish(const store::FinishParams& p) override {
+    Note(finishes_);
+    return inner_.Finish(p);
+  }
+  std::vector<TimePoint> starts() { return Get(starts_); }
+  std::vector<TimePoint> finishes() { return Get(finishes_); }
+
+ private:
+  void Note(std::vector<TimePoint>& v) {
+    std::lock_guard lock(mu_);
+    v.push_back(std::chrono::steady_clock::now());
+  }
+  std::vector<TimePoint> Get(const std::vector<TimePoint>& v) {
+    std::lock_guard lock(mu_);
+    return v;
+  }
+  std::mutex mu_;
+  std::vector<TimePoint> starts_, finishes_;
+};
+
+TEST_F(WorkerTest, ReceiveAheadFetchesNearTheEndOfThePredictionNotAtItsStart) {
+  // 100 ms jobs: once the worker knows how long they take, job k+1 is fetched and started just
+  // before job k ends (its Finish), not as job k begins (~100 ms before): a busy worker does not
+  // hold a job another consumer could run for the whole prediction.
+  StartTimesStore times(*store_);
+  UseModel(std::chrono::microseconds(100000));
+  Worker w(WorkerOptions{.worker_id = "w-test", .concurrency = 1,
+                         .poll_timeout = milliseconds(20), .async_completion = false,
+                         .receive_ahead = true},
+           "memory", queue_, times, *predictor_, Clock::Real(), metrics_, NullLogger());
+  RunAll(w, 6);
+  auto starts = times.starts();
+  auto finishes = times.finishes();
+  ASSERT_EQ(starts.size(), 6u);
+  ASSERT_EQ(finishes.size(), 6u);
+  for (size_t k = 2; k + 1 < starts.size(); ++k) {  // the first fetches have no running mean yet
+    EXPECT_LT(finishes[k] - starts[k + 1], milliseconds(50)) << "job " << k + 1 << " fetched early";
   }
 }
 
