@@ -564,6 +564,50 @@ TEST(RedisQueueTest, CloseHandsBufferedEntriesBackAtOnce) {
   EXPECT_EQ(raw.Int({"XLEN", name + ":stream"}), 0);
 }
 
+// A queue destroyed when it cannot hand its buffer back (here the server is down at Close; a
+// killed process leaves the same state): the buffered entries stay pending for the dead consumer,
+// and another consumer's reaper brings them back after the lease, same attempt, nothing lost.
+TEST(RedisQueueTest, BufferedEntriesLeftPendingAreReclaimedAfterTheLease) {
+  auto server = testing::PrivateService::Start("redis");
+  ASSERT_TRUE(server) << server.error().ToString();
+  const std::string url = (*server)->url();
+  const std::string name = UniqueName();
+  std::set<std::string> buffered;
+  {
+    auto q = MustOpen({.url = url, .name = name, .consumer = "gone", .lease = kLease,
+                       .connect_timeout = milliseconds(300), .command_timeout = milliseconds(1000),
+                       .prefetch = 4});
+    ASSERT_NE(q, nullptr);
+    for (int i = 0; i < 4; ++i) {
+      const Message m = TestMessage(i);
+      buffered.insert(m.job_id);
+      ASSERT_TRUE(q->Enqueue(m));
+    }
+    auto held = ReceiveWithin(*q, seconds(5));  // 3 more wait in the buffer
+    ASSERT_NE(held, nullptr);
+    ASSERT_TRUE(held->Ack());
+    buffered.erase(held->message().job_id);
+    ASSERT_TRUE((*server)->Stop());
+  }  // destroyed: the hand-back fails, the buffered entries stay pending for "gone"
+  ASSERT_TRUE((*server)->Restart());
+  Raw raw(url);
+  EXPECT_EQ(PendingCount(raw, name), 3);
+  const auto restarted_at = SteadyClock::now();
+  auto other = MustOpen({.url = url, .name = name, .consumer = "other", .lease = kLease});
+  ASSERT_NE(other, nullptr);
+  std::set<std::string> got;
+  while (got.size() < 3 && SteadyClock::now() < restarted_at + kRedeliveryBound + seconds(5)) {
+    auto d = other->Receive({.timeout = milliseconds(200)});
+    ASSERT_TRUE(d) << d.error().ToString();
+    if (!*d) continue;
+    EXPECT_EQ((*d)->message().attempt, 1);
+    EXPECT_TRUE(got.insert((*d)->message().job_id).second) << "delivered twice";
+    ASSERT_TRUE((*d)->Ack());
+  }
+  EXPECT_EQ(got, buffered) << "a buffered entry of a destroyed queue was lost";
+  EXPECT_EQ(PendingCount(raw, name), 0);
+}
+
 TEST(RedisQueueTest, HeartbeatsKeepBufferedEntriesFromATakeover) {
   const std::string url = testing::TestServiceUrl("redis");
   ASSERT_FALSE(url.empty());
