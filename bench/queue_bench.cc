@@ -391,7 +391,7 @@ Result<std::pair<double, double>> RunWorker(const Config& cfg, const std::string
   if (!api_store) return std::unexpected(api_store.error());
   if (!worker_store) return std::unexpected(worker_store.error());
   const std::string name = RunName("worker");
-  auto wq = OpenBench(cfg, kind, name, wopts.MaxHeld());  // as `mqlab worker` opens it
+  auto wq = OpenBench(cfg, kind, name, wopts.Prefetch());  // as `mqlab worker` opens it
   if (!wq) return std::unexpected(wq.error());
   // The API's handle; the memory queue lives in one process, so there it is the worker's own.
   std::unique_ptr<queue::JobQueue> own_api_queue;

@@ -56,9 +56,8 @@ int RunWorker(const WorkerConfig& config, std::shared_ptr<spdlog::logger> log) {
   if (!backend) {
     return Fail(fmt::format("the {} backend is not built into this mqlab", config.queue_kind));
   }
-  // The worker holds jobs running, ready for their slot and waiting to be recorded: a broker's
-  // prefetch below that would only slow it down.
-  qopts.prefetch = std::max(qopts.prefetch, config.worker.MaxHeld());
+  // Jobs running, ready for their slot and being recorded (see WorkerOptions::Prefetch).
+  qopts.prefetch = std::max(qopts.prefetch, config.worker.Prefetch());
   auto queue = backend->open(qopts);
   if (!queue) return Fail(queue.error().message);
 

@@ -43,8 +43,8 @@ int CompleterCapacity(const WorkerOptions& o) { return std::max(o.completion_bat
 
 }  // namespace
 
-int WorkerOptions::MaxHeld() const {
-  return concurrency * (receive_ahead ? 2 : 1) + (async_completion ? CompleterCapacity(*this) : 0);
+int WorkerOptions::Prefetch() const {
+  return concurrency * ((receive_ahead ? 2 : 1) + (async_completion ? 2 : 0));
 }
 
 // The metric children this worker updates, looked up once.

@@ -78,9 +78,13 @@ struct WorkerOptions {
   int completion_batch = 64;
 
   Status Validate() const;
-  // Deliveries this worker may hold unsettled at once: running, ready and waiting to be recorded.
-  // A broker's prefetch below it only slows the worker down.
-  int MaxHeld() const;
+  // The prefetch this worker asks of its queue (RabbitMQ basic.qos, Redis's read count): per slot
+  // one running, one ready (receive-ahead) and two being recorded (async completion). More
+  // successes may wait for the completers (up to max(completion_batch, concurrency)) only where
+  // the queue does not count them against a prefetch (PostgreSQL, Kafka); elsewhere the fetchers
+  // wait for acks to free room. Not more: a queue shared by several worker processes hands a
+  // process up to its prefetch at once, and what one process holds the others cannot run.
+  int Prefetch() const;
 };
 
 // Running totals, for tests and the end-of-run log line.

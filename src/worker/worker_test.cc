@@ -224,6 +224,13 @@ TEST_F(WorkerTest, StopPastGraceCancelsAndReleasesTheJob) {
 
 TEST_F(WorkerTest, BackoffOptionsValidate) {
   EXPECT_TRUE(WorkerOptions{}.Validate());
+  EXPECT_FALSE((WorkerOptions{.completion_batch = 0}).Validate());
+  // Prefetch: per slot one running, one ready, two being recorded; inline modes drop theirs.
+  EXPECT_EQ((WorkerOptions{.concurrency = 3}).Prefetch(), 12);
+  EXPECT_EQ((WorkerOptions{.concurrency = 3, .async_completion = false}).Prefetch(), 6);
+  EXPECT_EQ((WorkerOptions{.concurrency = 3, .async_completion = false, .receive_ahead = false})
+                .Prefetch(),
+            3);
   EXPECT_FALSE((WorkerOptions{.concurrency = 0}).Validate());
   EXPECT_FALSE(
       (WorkerOptions{.backoff_base = milliseconds(10), .backoff_max = milliseconds(5)}).Validate());
