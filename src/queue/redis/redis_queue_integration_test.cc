@@ -528,6 +528,17 @@ TEST(RedisQueueTest, BufferedEntriesGoToEachThreadExactlyOnce) {
   EXPECT_EQ(raw.Int({"XLEN", name + ":stream"}), 0) << "acked entries are deleted";
 }
 
+// Enqueues TestMessage(0..n-1); returns their job ids (fewer if an enqueue failed).
+std::set<std::string> EnqueueN(JobQueue& q, int n) {
+  std::set<std::string> ids;
+  for (int i = 0; i < n; ++i) {
+    const Message m = TestMessage(i);
+    if (!q.Enqueue(m)) break;
+    ids.insert(m.job_id);
+  }
+  return ids;
+}
+
 TEST(RedisQueueTest, CloseHandsBufferedEntriesBackAtOnce) {
   const std::string url = testing::TestServiceUrl("redis");
   ASSERT_FALSE(url.empty());
@@ -537,12 +548,8 @@ TEST(RedisQueueTest, CloseHandsBufferedEntriesBackAtOnce) {
                      .prefetch = 5});
   auto other = MustOpen({.url = url, .name = name, .consumer = "other", .lease = kLong});
   ASSERT_TRUE(q && other);
-  std::set<std::string> ids;
-  for (int i = 0; i < 5; ++i) {
-    const Message m = TestMessage(i);
-    ids.insert(m.job_id);
-    ASSERT_TRUE(q->Enqueue(m));
-  }
+  std::set<std::string> ids = EnqueueN(*q, 5);
+  ASSERT_EQ(ids.size(), 5u);
   auto held = ReceiveWithin(*q, seconds(5));  // 4 more read into the buffer
   ASSERT_NE(held, nullptr);
   ids.erase(held->message().job_id);
@@ -578,11 +585,8 @@ TEST(RedisQueueTest, BufferedEntriesLeftPendingAreReclaimedAfterTheLease) {
                        .connect_timeout = milliseconds(300), .command_timeout = milliseconds(1000),
                        .prefetch = 4});
     ASSERT_NE(q, nullptr);
-    for (int i = 0; i < 4; ++i) {
-      const Message m = TestMessage(i);
-      buffered.insert(m.job_id);
-      ASSERT_TRUE(q->Enqueue(m));
-    }
+    buffered = EnqueueN(*q, 4);
+    ASSERT_EQ(buffered.size(), 4u);
     auto held = ReceiveWithin(*q, seconds(5));  // 3 more wait in the buffer
     ASSERT_NE(held, nullptr);
     ASSERT_TRUE(held->Ack());
