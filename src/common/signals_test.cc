@@ -25,10 +25,17 @@ namespace {
   while (!stop.stop_requested() && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  if (stop.stop_requested() && signals > 1) {
-    watcher.join();  // the forced exit is armed before the watcher returns
-    kill(getpid(), SIGTERM);
-    std::this_thread::sleep_for(std::chrono::seconds(5));
+  // Joined before _exit in every case: a thread still running at exit is a leak to TSan, which
+  // then changes the exit code.
+  if (stop.stop_requested()) {
+    watcher.join();  // it returns once it requested the stop; the forced exit is armed by then
+    if (signals > 1) {
+      kill(getpid(), SIGTERM);
+      std::this_thread::sleep_for(std::chrono::seconds(5));
+    }
+  } else {
+    watcher.request_stop();
+    watcher.join();
   }
   _exit(stop.stop_requested() ? 0 : 1);
 }
