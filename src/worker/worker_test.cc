@@ -65,6 +65,12 @@ class WorkerTest : public ::testing::Test {
         dir_.path(), model::PredictorOptions{.service_time = service, .write_output = false});
   }
 
+  // A worker over `store` (a wrapper of store_), the memory queue and the model of UseModel.
+  std::unique_ptr<Worker> WorkerOver(store::JobStore& store, WorkerOptions o) {
+    return std::make_unique<Worker>(std::move(o), "memory", queue_, store, *predictor_,
+                                    Clock::Real(), metrics_, NullLogger());
+  }
+
   // Submits `n` jobs, runs `w` until all succeeded and stops it: every job SUCCESS, the queue
   // empty, nothing left in flight.
   void RunAll(Worker& w, int n) {
@@ -309,11 +315,10 @@ TEST_P(CompletionTest, NextJobStartsWhileTheLastIsRecordedOnlyWithAsyncCompletio
   UseModel(std::chrono::microseconds(10000));
   // Without receive-ahead, so that only the completion mode decides whether a start can overlap
   // a Finish (with it, the slot's fetcher starts the next job during an inline Finish too).
-  Worker w(WorkerOptions{.worker_id = "w-test", .concurrency = 1,
+  auto w = WorkerOver(slow, WorkerOptions{.worker_id = "w-test", .concurrency = 1,
                          .poll_timeout = milliseconds(20), .async_completion = async,
-                         .receive_ahead = false},
-           "memory", queue_, slow, *predictor_, Clock::Real(), metrics_, NullLogger());
-  RunAll(w, 8);
+                         .receive_ahead = false});
+  RunAll(*w, 8);
   EXPECT_EQ(slow.overlapped(), async)
       << (async ? "the loop waited for each Finish" : "a job started during a Finish inline");
 }
@@ -323,14 +328,13 @@ TEST_P(CompletionTest, StopRecordsEveryJobThatFinishedPredicting) {
   predictor_ = std::make_unique<model::Predictor>(
       dir_.path(), model::PredictorOptions{.service_time = std::chrono::microseconds(0),
                                            .write_output = false});
-  Worker w(WorkerOptions{.worker_id = "w-test", .concurrency = 2,
-                         .poll_timeout = milliseconds(20), .async_completion = GetParam()},
-           "memory", queue_, slow, *predictor_, Clock::Real(), metrics_, NullLogger());
+  auto w = WorkerOver(slow, WorkerOptions{.worker_id = "w-test", .concurrency = 2,
+                         .poll_timeout = milliseconds(20), .async_completion = GetParam()});
   for (int i = 0; i < 40; ++i) Submit();
-  w.Start();
-  ASSERT_TRUE(Eventually([&] { return w.stats().received >= 6; }));
-  EXPECT_TRUE(w.Stop(milliseconds(10000)));  // completions waiting on the completers included
-  const WorkerStats st = w.stats();
+  w->Start();
+  ASSERT_TRUE(Eventually([&] { return w->stats().received >= 6; }));
+  EXPECT_TRUE(w->Stop(milliseconds(10000)));  // completions waiting on the completers included
+  const WorkerStats st = w->stats();
   EXPECT_EQ(st.succeeded, st.received) << "every job taken was recorded and acknowledged";
   auto counts = store_->CountByStatus("mem").value();
   EXPECT_EQ(counts["SUCCESS"], st.succeeded);
@@ -345,11 +349,10 @@ TEST_P(CompletionTest, SuccessesWaitingForTheCompletersAreRecordedInBatches) {
   const bool async = GetParam();
   SlowFinishStore slow(*store_, milliseconds(40));
   UseModel(std::chrono::microseconds(0));
-  Worker w(WorkerOptions{.worker_id = "w-test", .concurrency = 1,
+  auto w = WorkerOver(slow, WorkerOptions{.worker_id = "w-test", .concurrency = 1,
                          .poll_timeout = milliseconds(20), .async_completion = async,
-                         .completion_batch = 16},
-           "memory", queue_, slow, *predictor_, Clock::Real(), metrics_, NullLogger());
-  RunAll(w, 40);
+                         .completion_batch = 16});
+  RunAll(*w, 40);
   if (async) {
     EXPECT_GT(slow.largest_batch(), 1u);
     EXPECT_LE(slow.largest_batch(), 16u) << "completion_batch bounds a store call";
@@ -392,11 +395,10 @@ TEST_P(ReceiveAheadTest, ASlotStartsItsNextJobWhileItsModelRunsOnlyWithReceiveAh
   const bool ahead = GetParam();
   StartCountingStore counting(*store_);
   UseModel(std::chrono::microseconds(30000));
-  Worker w(WorkerOptions{.worker_id = "w-test", .concurrency = 1,
+  auto w = WorkerOver(counting, WorkerOptions{.worker_id = "w-test", .concurrency = 1,
                          .poll_timeout = milliseconds(20), .async_completion = false,
-                         .receive_ahead = ahead},
-           "memory", queue_, counting, *predictor_, Clock::Real(), metrics_, NullLogger());
-  RunAll(w, 6);
+                         .receive_ahead = ahead});
+  RunAll(*w, 6);
   // One model: without receive-ahead a job starts only after the last one was recorded.
   EXPECT_EQ(counting.most_running(), ahead ? 1 : 0);
 }
@@ -410,25 +412,25 @@ TEST_P(ReceiveAheadTest, StopRunsTheReadyJobAndCancelTheRestReleasesIt) {
                   .receive_ahead = GetParam()};
   for (int i = 0; i < 10; ++i) Submit();
   {
-    Worker w(o, "memory", queue_, counting, *predictor_, Clock::Real(), metrics_, NullLogger());
-    w.Start();
-    ASSERT_TRUE(Eventually([&] { return w.stats().succeeded >= 1; }));
-    EXPECT_TRUE(w.Stop(milliseconds(5000)));
-    const WorkerStats st = w.stats();
+    auto w = WorkerOver(counting, o);
+    w->Start();
+    ASSERT_TRUE(Eventually([&] { return w->stats().succeeded >= 1; }));
+    EXPECT_TRUE(w->Stop(milliseconds(5000)));
+    const WorkerStats st = w->stats();
     EXPECT_EQ(st.succeeded, st.received);
     EXPECT_EQ(st.abandoned, 0);
     EXPECT_EQ(queue_.Depth().value(), 10 - st.received);
   }
   {
-    Worker w(o, "memory", queue_, counting, *predictor_, Clock::Real(), metrics_, NullLogger());
+    auto w = WorkerOver(counting, o);
     const int64_t before = queue_.Depth().value();
-    w.Start();
-    ASSERT_TRUE(Eventually([&] { return w.in_flight() == (GetParam() ? 2 : 1); }));
-    EXPECT_FALSE(w.Stop(milliseconds(0)));
-    const WorkerStats st = w.stats();
+    w->Start();
+    ASSERT_TRUE(Eventually([&] { return w->in_flight() == (GetParam() ? 2 : 1); }));
+    EXPECT_FALSE(w->Stop(milliseconds(0)));
+    const WorkerStats st = w->stats();
     EXPECT_EQ(st.succeeded, 0);
     EXPECT_EQ(st.abandoned, st.received);
-    EXPECT_EQ(w.in_flight(), 0);
+    EXPECT_EQ(w->in_flight(), 0);
     // Released unsettled: back in the queue (the memory queue returns them at once).
     EXPECT_TRUE(Eventually([&] { return queue_.Depth().value() == before; }));
   }
@@ -469,11 +471,10 @@ TEST_F(WorkerTest, ReceiveAheadFetchesNearTheEndOfThePredictionNotAtItsStart) {
   // hold a job another consumer could run for the whole prediction.
   StartTimesStore times(*store_);
   UseModel(std::chrono::microseconds(100000));
-  Worker w(WorkerOptions{.worker_id = "w-test", .concurrency = 1,
+  auto w = WorkerOver(times, WorkerOptions{.worker_id = "w-test", .concurrency = 1,
                          .poll_timeout = milliseconds(20), .async_completion = false,
-                         .receive_ahead = true},
-           "memory", queue_, times, *predictor_, Clock::Real(), metrics_, NullLogger());
-  RunAll(w, 6);
+                         .receive_ahead = true});
+  RunAll(*w, 6);
   auto starts = times.starts();
   auto finishes = times.finishes();
   ASSERT_EQ(starts.size(), 6u);
@@ -515,18 +516,17 @@ TEST_F(WorkerTest, AJobWhoseStartTheStoreLostRunsAgainInsteadOfBeingAcked) {
   predictor_ = std::make_unique<model::Predictor>(
       dir_.path(), model::PredictorOptions{.service_time = std::chrono::microseconds(0),
                                            .write_output = false});
-  Worker w(WorkerOptions{.worker_id = "w-test", .concurrency = 1,
+  auto w = WorkerOver(forgetful, WorkerOptions{.worker_id = "w-test", .concurrency = 1,
                          .backoff_base = milliseconds(1), .backoff_max = milliseconds(5),
-                         .poll_timeout = milliseconds(20)},
-           "memory", queue_, forgetful, *predictor_, Clock::Real(), metrics_, NullLogger());
+                         .poll_timeout = milliseconds(20)});
   const std::string id = Submit();
-  w.Handle(queue_.Receive({}).value());  // Finish finds no attempt 1: the delivery comes back
+  w->Handle(queue_.Receive({}).value());  // Finish finds no attempt 1: the delivery comes back
   EXPECT_EQ(StatusOf(id), JobStatus::kPending);
-  EXPECT_EQ(w.stats().duplicates, 0) << "not mistaken for a duplicate and acknowledged";
+  EXPECT_EQ(w->stats().duplicates, 0) << "not mistaken for a duplicate and acknowledged";
   ASSERT_TRUE(Eventually([&] { return queue_.Depth().value() == 1; }));
   auto again = queue_.Receive({.timeout = milliseconds(2000)});
   ASSERT_TRUE(again && *again);
-  w.Handle(std::move(*again));
+  w->Handle(std::move(*again));
   EXPECT_EQ(StatusOf(id), JobStatus::kSuccess);
   EXPECT_EQ(store_->Get(id).value().attempts, 1);
 }
