@@ -1,9 +1,14 @@
 // Benchmark: `mqlab load` against wrk on the same trivial endpoint, same threads and connections,
 // side by side in one run (issue 5: "at least as many requests per second as wrk").
 //
-// The endpoint is an in-process Beast server (src/http, --server-threads threads) answering
-// every request 200 with a tiny JSON body. For each (threads, connections) configuration the
-// two generators run alternately, A B A B … (--rounds pairs), each for --duration:
+// Two endpoints (--endpoints), each answering every GET 200 with a tiny JSON body:
+//   canned  a canned-response epoll server (below, one thread): ~3 µs a request, cheaper than
+//           either generator, so the generators are the bottleneck — what comparing two load
+//           generators asks for;
+//   beast   mqlab's own server (src/http, --server-threads threads): ~11 µs a request, which
+//           both generators saturate; the ratio then says which generator disturbs it less.
+// For each endpoint and (threads, connections) configuration the two generators run
+// alternately, A B A B … (--rounds pairs), each for --duration:
 //   A  mqlab load --vus C --threads T --duration D   (closed model, as wrk)
 //   B  wrk -tT -cC -dD
 // For each run: requests/s as the tool reports it, requests completed, and the generator's CPU
@@ -12,17 +17,25 @@
 //
 //   build/bench/mqlab_load_vs_wrk_bench --configs 1:1,1:16,2:64 --duration 5s --rounds 5
 #include <fmt/format.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
 #include <thread>
+#include <unordered_map>
 
 #include "bench/bench_util.h"
 #include "http/json_response.h"
@@ -134,9 +147,105 @@ json ToJson(const Sample& s) {
           {"cpuMicrosPerRequest", s.requests > 0 ? 1e6 * s.cpu_seconds / s.requests : 0}};
 }
 
+// A canned-response server: one thread, level-triggered epoll, every GET answered with the same
+// bytes. It costs a few µs per request where the Beast server costs ~11, so the generators, not
+// the server, are the bottleneck: what "mqlab load vs wrk" means to compare. Written here
+// because no Debian package is a server this cheap that we could start without configuring it.
+class CannedServer {
+ public:
+  CannedServer() {
+    listen_ = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    int one = 1;
+    setsockopt(listen_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (::bind(listen_, reinterpret_cast<sockaddr*>(&a), len) != 0 ||
+        ::listen(listen_, 1024) != 0 ||
+        getsockname(listen_, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+      fmt::print(stderr, "canned server: cannot listen: {}\n", std::strerror(errno));
+      std::exit(1);
+    }
+    port_ = ntohs(a.sin_port);
+    epoll_ = epoll_create1(0);
+    Add(listen_);
+    thread_ = std::thread([this] { Loop(); });
+  }
+  ~CannedServer() {
+    stop_ = true;
+    thread_.join();
+    for (auto& [fd, pending] : conns_) ::close(fd);
+    ::close(listen_);
+    ::close(epoll_);
+  }
+  int port() const { return port_; }
+
+ private:
+  static constexpr std::string_view kResponse =
+      "HTTP/1.1 200 OK\r\nServer: mqlab\r\nContent-Type: application/json\r\n"
+      "Content-Length: 11\r\n\r\n{\"ok\":true}";
+
+  void Add(int fd) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = fd;
+    epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &ev);
+  }
+  void Drop(int fd) {
+    ::close(fd);
+    conns_.erase(fd);
+  }
+  void Loop() {
+    epoll_event events[128];
+    char buf[16384];
+    std::string out;
+    while (!stop_) {
+      const int n = epoll_wait(epoll_, events, 128, 100);
+      for (int i = 0; i < n; ++i) {
+        const int fd = events[i].data.fd;
+        if (fd == listen_) {
+          for (int c; (c = accept4(listen_, nullptr, nullptr, SOCK_NONBLOCK)) >= 0;) {
+            int one = 1;
+            setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+            conns_[c].clear();
+            Add(c);
+          }
+          continue;
+        }
+        const ssize_t got = ::recv(fd, buf, sizeof buf, 0);
+        if (got <= 0) {
+          if (got == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) Drop(fd);
+          continue;
+        }
+        // Requests without a body: each ends at a blank line (pipelined ones included).
+        std::string& pending = conns_[fd];
+        pending.append(buf, static_cast<size_t>(got));
+        out.clear();
+        size_t start = 0;
+        for (size_t end; (end = pending.find("\r\n\r\n", start)) != std::string::npos;) {
+          out += kResponse;
+          start = end + 4;
+        }
+        pending.erase(0, start);
+        if (!out.empty() &&
+            ::send(fd, out.data(), out.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(out.size())) {
+          Drop(fd);  // a client this slow to read is not what this benchmark measures
+        }
+      }
+    }
+  }
+
+  int listen_ = -1, epoll_ = -1, port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::unordered_map<int, std::string> conns_;
+  std::thread thread_;
+};
+
 struct Params {
   std::string configs = "1:1,1:16,2:64", duration = "5s", json_out = "bench/out/load_vs_wrk.json";
   std::string mqlab = MQLAB_BINARY, wrk = "/usr/bin/wrk";
+  std::string endpoints = "canned,beast";
   int rounds = 3, server_threads = 1;
 };
 
@@ -147,8 +256,8 @@ double Total(const std::vector<Sample>& v, double Sample::*field) {
 }
 
 // One configuration, A B A B …: its JSON, and its row of the Markdown table appended to `table`.
-json RunConfig(const Params& p, const std::string& url, int t, int c, const TempFolder& dir,
-               std::string& table) {
+json RunConfig(const Params& p, const std::string& endpoint, const std::string& url, int t, int c,
+               const TempFolder& dir, std::string& table) {
   std::vector<Sample> a, b;
   json runs = json::array();
   for (int r = 0; r < p.rounds; ++r) {
@@ -156,8 +265,8 @@ json RunConfig(const Params& p, const std::string& url, int t, int c, const Temp
     runs.push_back(ToJson(a.back()));
     b.push_back(RunWrk(p.wrk, url, t, c, p.duration, dir));
     runs.push_back(ToJson(b.back()));
-    fmt::print(stderr, "  t={} c={} round {}: mqlab load {:.0f}/s, wrk {:.0f}/s\n", t, c, r + 1,
-               a.back().rps, b.back().rps);
+    fmt::print(stderr, "  {} t={} c={} round {}: mqlab load {:.0f}/s, wrk {:.0f}/s\n", endpoint, t,
+               c, r + 1, a.back().rps, b.back().rps);
   }
   // The machine may be shared: besides the ratio of the means, the median of the ratios of
   // each A B pair, which a burst of someone else's load during one run moves less.
@@ -170,14 +279,19 @@ json RunConfig(const Params& p, const std::string& url, int t, int c, const Temp
   const double a_rps = Total(a, &Sample::rps) / p.rounds, b_rps = Total(b, &Sample::rps) / p.rounds;
   const double a_cpu = 1e6 * Total(a, &Sample::cpu_seconds) / Total(a, &Sample::requests);
   const double b_cpu = 1e6 * Total(b, &Sample::cpu_seconds) / Total(b, &Sample::requests);
-  table += fmt::format("| {} | {} | {:.0f} | {:.0f} | {:.2f} | {:.2f} | {:.1f} | {:.1f} |\n", t, c,
-                       b_rps, a_rps, a_rps / b_rps, median, b_cpu, a_cpu);
-  return {{"threads", t},
+  table += fmt::format(
+      "| {} | {} | {} | {:.0f} | {:.0f} | {:.2f} | {:.2f} ({:.2f}–{:.2f}) | {:.1f} | {:.1f} |\n",
+      endpoint, t, c, b_rps, a_rps, a_rps / b_rps, median, pair_ratios.front(), pair_ratios.back(),
+      b_cpu, a_cpu);
+  return {{"endpoint", endpoint},
+          {"threads", t},
           {"connections", c},
           {"wrkRequestsPerSecond", b_rps},
           {"mqlabRequestsPerSecond", a_rps},
           {"ratio", a_rps / b_rps},
           {"medianPairRatio", median},
+          {"minPairRatio", pair_ratios.front()},
+          {"maxPairRatio", pair_ratios.back()},
           {"wrkCpuMicrosPerRequest", b_cpu},
           {"mqlabCpuMicrosPerRequest", a_cpu},
           {"runs", runs}};
@@ -189,7 +303,10 @@ int Run(int argc, char** argv) {
   app.add_option("--configs", p.configs, "THREADS:CONNECTIONS,…")->capture_default_str();
   app.add_option("--duration", p.duration, "Each run's duration")->capture_default_str();
   app.add_option("--rounds", p.rounds, "A B pairs per configuration")->capture_default_str();
-  app.add_option("--server-threads", p.server_threads, "Threads of the endpoint server")
+  app.add_option("--endpoints", p.endpoints,
+                 "canned (a server cheaper than the generators) and/or beast (mqlab's own)")
+      ->capture_default_str();
+  app.add_option("--server-threads", p.server_threads, "Threads of the Beast endpoint server")
       ->capture_default_str();
   app.add_option("--json", p.json_out, "Write the result here")->capture_default_str();
   app.add_option("--mqlab", p.mqlab, "The mqlab binary")->capture_default_str();
@@ -207,18 +324,28 @@ int Run(int argc, char** argv) {
   server.Start();
   std::vector<std::thread> threads;
   for (int i = 0; i < p.server_threads; ++i) threads.emplace_back([&] { ioc.run(); });
-  const std::string url = fmt::format("http://127.0.0.1:{}/", server.local_endpoint().port());
+  CannedServer canned;
   TempFolder dir("load-vs-wrk");
 
   json results = json::array();
   std::string table =
-      "| threads | connections | wrk req/s | mqlab load req/s | ratio of means | median pair "
-      "ratio | wrk CPU µs/req | mqlab load CPU µs/req |\n|---|---|---|---|---|---|---|---|\n";
-  std::stringstream list(p.configs);
-  for (std::string item; std::getline(list, item, ',');) {
-    const int t = std::stoi(item.substr(0, item.find(':')));
-    const int c = std::stoi(item.substr(item.find(':') + 1));
-    results.push_back(RunConfig(p, url, t, c, dir, table));
+      "| endpoint | threads | connections | wrk req/s | mqlab load req/s | ratio of means | "
+      "median pair ratio (min–max) | wrk CPU µs/req | mqlab load CPU µs/req |\n"
+      "|---|---|---|---|---|---|---|---|---|\n";
+  std::stringstream endpoints(p.endpoints);
+  for (std::string endpoint; std::getline(endpoints, endpoint, ',');) {
+    if (endpoint != "canned" && endpoint != "beast") {
+      fmt::print(stderr, "--endpoints: unknown endpoint {} (canned or beast)\n", endpoint);
+      return 2;
+    }
+    const int port = endpoint == "canned" ? canned.port() : server.local_endpoint().port();
+    const std::string url = fmt::format("http://127.0.0.1:{}/", port);
+    std::stringstream list(p.configs);
+    for (std::string item; std::getline(list, item, ',');) {
+      const int t = std::stoi(item.substr(0, item.find(':')));
+      const int c = std::stoi(item.substr(item.find(':') + 1));
+      results.push_back(RunConfig(p, endpoint, url, t, c, dir, table));
+    }
   }
   server.Stop();
   server.WaitStopped(std::chrono::seconds(10));
@@ -231,7 +358,13 @@ int Run(int argc, char** argv) {
                {{"duration", p.duration},
                 {"rounds", p.rounds},
                 {"serverThreads", p.server_threads},
-                {"endpoint", "in-process Beast server, GET / → 200 {\"ok\":true}"},
+                {"endpoints",
+                 {{"canned",
+                   "in-process canned-response server (one thread, epoll), GET / → 200 "
+                   "{\"ok\":true}: cheaper than the generators, which are the bottleneck"},
+                  {"beast",
+                   "in-process Beast server (mqlab's src/http), GET / → 200 {\"ok\":true}: the "
+                   "server is the bottleneck"}}},
                 {"order", "A B A B: mqlab load --vus C --threads T, then wrk -tT -cC"}}},
               {"results", results}};
   fmt::print("{}", table);

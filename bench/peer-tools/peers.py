@@ -346,11 +346,12 @@ def markdown(out):
                              f"{fmt(ratio.get('1'), 2)} | {fmt(ratio.get('4'), 2)} |")
     if out.get("load"):
         lines += ["", "`mqlab load` vs wrk (same run, bench/load_vs_wrk_bench.cc: same trivial "
-                  "endpoint, same threads and connections, A B A B):", "",
-                  "| threads:connections | mqlab load req/s | wrk req/s | ratio (median of pairs) "
-                  "| CPU µs/req mqlab / wrk |", "|---|---|---|---|---|"]
+                  "endpoint, same threads and connections, A B A B; `canned`: a server cheaper "
+                  "than the generators, `beast`: mqlab's own, which both saturate):", "",
+                  "| endpoint | threads:connections | mqlab load req/s | wrk req/s | ratio (median "
+                  "of pairs) | CPU µs/req mqlab / wrk |", "|---|---|---|---|---|---|"]
         for r in out["load"].get("results", []):
-            lines.append(f"| {r['threads']}:{r['connections']} | "
+            lines.append(f"| {r.get('endpoint', 'beast')} | {r['threads']}:{r['connections']} | "
                          f"{fmt(r.get('mqlabRequestsPerSecond'))} | "
                          f"{fmt(r.get('wrkRequestsPerSecond'))} | "
                          f"**{fmt(r.get('medianPairRatio'), 2)}×** | "

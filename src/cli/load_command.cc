@@ -26,6 +26,7 @@ struct LoadFlags {
   int vus = 0;
   std::string duration, ramp, arrivals = "even", warmup = "0s", timeout = "10s";
   std::string expected_latency = "250ms", follow_timeout = "30s";
+  std::string idle_spin = "auto", cpu_policy = "auto";
   uint64_t seed = 0;
   int connections = 0, threads = 1, poll_connections = 2;
   int64_t backlog = -1;
@@ -78,6 +79,14 @@ Status ToOptions(const LoadFlags& f, load::LoadOptions& o) {
     d.into = *parsed;
   }
   o.arrivals = f.arrivals == "poisson" ? load::Arrivals::kPoisson : load::Arrivals::kEven;
+  if (f.idle_spin != "auto") {
+    auto spin = load::ParseDuration(f.idle_spin, std::chrono::microseconds(1));
+    if (!spin) return InvalidArgument("--idle-spin: " + spin.error().message);
+    o.idle_spin = *spin;
+  }
+  o.cpu_policy = f.cpu_policy == "batch"    ? load::CpuPolicy::kBatch
+                 : f.cpu_policy == "normal" ? load::CpuPolicy::kNormal
+                                            : load::CpuPolicy::kAuto;
   o.seed = f.seed;
   o.connections = f.connections;
   o.backlog = f.backlog;
@@ -185,6 +194,13 @@ Runner AddLoadCommand(CLI::App& root) {
        "least 1000)");
   Flag(cmd, "--threads", f->threads, "Generator threads (event loops)")->check(CLI::Range(1, 256));
   Flag(cmd, "--timeout", f->timeout, "Per-request timeout (connect included)");
+  Flag(cmd, "--idle-spin", f->idle_spin,
+       "Poll sockets up to this long (adaptive) before sleeping, e.g. 50us; 0: never (auto: 50us "
+       "with --vus, 0 with --rate)");
+  Flag(cmd, "--cpu-policy", f->cpu_policy,
+       "Generator threads' scheduling: batch (SCHED_BATCH: no wake-up preemption) or normal "
+       "(auto: batch with --vus, normal with --rate)")
+      ->check(CLI::IsMember({"auto", "normal", "batch"}));
   Flag(cmd, "--json", f->json, "Write the full summary here (schema mqlab.load/1)");
   Flag(cmd, "--csv", f->csv, "Write the per-second series here");
   Flag(cmd, "--threshold", f->thresholds,

@@ -87,7 +87,14 @@ TEST(LoadCommandTest, MisuseExits2WithOneLine) {
        "bursty"},
       {"load", "--rate", "10", "--duration", "1s"},
   };
-  for (const auto& args : cases) {
+  std::vector<std::vector<std::string>> all = cases;
+  // A valid closed run, made invalid by one flag each.
+  for (const auto& [flag, value] : std::vector<std::pair<std::string, std::string>>{
+           {"--idle-spin", "20ms"}, {"--idle-spin", "soon"}, {"--cpu-policy", "fifo"}}) {
+    all.push_back(
+        {"load", "--url", "http://127.0.0.1:9/", "--vus", "2", "--duration", "1s", flag, value});
+  }
+  for (const auto& args : all) {
     auto r = mqlab::testing::RunMqlab(args);
     EXPECT_EQ(r.exit_code, 2) << r.output;
     EXPECT_TRUE(r.output.starts_with("mqlab: ")) << r.output;

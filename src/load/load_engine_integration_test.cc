@@ -127,6 +127,33 @@ TEST(LoadEngineTest, AchievedRateMatchesTheOfferedRateAtLightLoad) {
   EXPECT_FALSE(s.stopped_early);
 }
 
+TEST(LoadEngineTest, AClosedRunSpinsWhenIdleAndLeavesTheSpinOutOfItsBusyShare) {
+  TestServer server([](uint64_t, Steady::time_point) { return Answer{}; });
+  LoadOptions o;
+  o.url = server.url("/work");
+  o.vus = 4;
+  o.duration = 1s;
+  o.idle_spin = 10ms;  // the most allowed: every idle moment of this run is shorter, so it spins
+  LoadSummary spinning = RunOk(o);
+  EXPECT_GT(spinning.completed, 100u);
+  EXPECT_GT(spinning.generator_spin_seconds, 0.05) << FormatSummary(spinning);
+  // Spinning fills the thread's idle time: counted as busy, it would always read "saturated".
+  for (const std::string& w : spinning.warnings) {
+    EXPECT_EQ(w.find("SATURATED"), std::string::npos) << w;
+  }
+  const nlohmann::json j = ToJson(spinning);
+  EXPECT_DOUBLE_EQ(j["run"]["generatorSpinSeconds"], spinning.generator_spin_seconds);
+  EXPECT_EQ(j["parameters"]["idleSpinUs"], 10000);
+  EXPECT_EQ(j["parameters"]["cpuPolicy"], "batch");  // the closed model's default
+
+  o.idle_spin = 0ns;
+  o.cpu_policy = CpuPolicy::kNormal;
+  LoadSummary plain = RunOk(o);
+  EXPECT_GT(plain.completed, 100u);
+  EXPECT_EQ(plain.generator_spin_seconds, 0);
+  EXPECT_EQ(ToJson(plain)["parameters"]["cpuPolicy"], "normal");
+}
+
 TEST(LoadEngineTest, PoissonArrivalsAreReproducibleThroughTheEngine) {
   TestServer server([](uint64_t, Steady::time_point) { return Answer{}; });
   LoadOptions o = Open(server, 300, 1s);

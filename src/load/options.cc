@@ -85,6 +85,9 @@ Status ValidateLimits(const LoadOptions& o) {
   }
   if (o.backlog < -1) return InvalidArgument("--backlog must be >= 0");
   if (o.timeout <= Nanos::zero()) return InvalidArgument("--timeout must be > 0");
+  if (o.idle_spin < Nanos(-1) || o.idle_spin > std::chrono::milliseconds(10)) {
+    return InvalidArgument("--idle-spin must be in [0, 10ms] (or auto)");
+  }
   if (o.expected_latency <= Nanos::zero()) return InvalidArgument("--expected-latency must be > 0");
   if (o.late_after <= Nanos::zero()) return InvalidArgument("late_after must be > 0");
   if (o.follow_timeout < Nanos::zero()) return InvalidArgument("--follow-timeout must be >= 0");
@@ -114,6 +117,17 @@ Status ValidateRequest(const LoadOptions& o) {
 
 std::string_view ModelName(Model m) { return m == Model::kOpen ? "open" : "closed"; }
 std::string_view ArrivalsName(Arrivals a) { return a == Arrivals::kEven ? "even" : "poisson"; }
+std::string_view CpuPolicyName(CpuPolicy p) {
+  switch (p) {
+    case CpuPolicy::kNormal:
+      return "normal";
+    case CpuPolicy::kBatch:
+      return "batch";
+    case CpuPolicy::kAuto:
+      break;
+  }
+  return "auto";
+}
 
 std::string LoadOptions::EffectiveMethod() const {
   if (!method.empty()) {
@@ -170,6 +184,12 @@ LoadOptions ResolveDefaults(LoadOptions o) {
     o.backlog = static_cast<int64_t>(std::max(1000.0, std::ceil(peak * timeout_s)));
   }
   if (o.poll_rate == 0) o.poll_rate = o.model() == Model::kClosed ? 1000 : std::max(100.0, peak);
+  const bool closed = o.model() == Model::kClosed;
+  if (o.idle_spin < Nanos::zero()) {
+    o.idle_spin = closed ? std::chrono::microseconds(50) : Nanos::zero();
+  }
+  if (o.cpu_policy == CpuPolicy::kAuto)
+    o.cpu_policy = closed ? CpuPolicy::kBatch : CpuPolicy::kNormal;
   return o;
 }
 

@@ -30,9 +30,14 @@ using Nanos = std::chrono::nanoseconds;
 
 enum class Model { kOpen, kClosed };
 enum class Arrivals { kEven, kPoisson };
+// The generator threads' CPU scheduling policy. kBatch is Linux's SCHED_BATCH: a woken
+// generator thread does not preempt the thread running on its CPU (often the server under
+// test), so it runs a little later and handles more responses per wake-up.
+enum class CpuPolicy { kAuto, kNormal, kBatch };
 
-std::string_view ModelName(Model m);        // "open" | "closed"
-std::string_view ArrivalsName(Arrivals a);  // "even" | "poisson"
+std::string_view ModelName(Model m);          // "open" | "closed"
+std::string_view ArrivalsName(Arrivals a);    // "even" | "poisson"
+std::string_view CpuPolicyName(CpuPolicy p);  // "auto" | "normal" | "batch"
 
 // One stage of a ramping arrival rate: the rate moves linearly from the previous stage's target
 // (or LoadOptions::rate for the first stage) to `target_rate` over `duration` (k6's stages).
@@ -91,6 +96,15 @@ struct LoadOptions {
   // A request (connect included) without a complete response after this is a timeout; also the
   // longest the end of a test waits for requests in flight. Default: 10 s.
   Nanos timeout = std::chrono::seconds(10);
+  // Before sleeping, a generator thread polls its sockets for an adaptive window of at most
+  // this long (idle_spin.h); 0: never. Default: -1 = auto: 50 µs in the closed model (a
+  // saturation run: responses land within µs of each other, and a sleeping generator costs the
+  // server a wake-up per batch), 0 in the open model (the study's: the CPU belongs to the
+  // system under test). At most 10 ms.
+  Nanos idle_spin{-1};
+  // Default: kAuto = kBatch in the closed model, kNormal in the open model (sends on time
+  // matter more there than how many responses a wake-up handles).
+  CpuPolicy cpu_policy = CpuPolicy::kAuto;
 
   // Follow each 202 (its Location, or its body's jobId) until SUCCESS or FAILED, and report
   // end-to-end job latency. Default: off.
@@ -118,8 +132,8 @@ struct LoadOptions {
   Status Validate() const;
 };
 
-// `options` with every "auto" resolved (connections, backlog, poll_rate, method); `seed` is
-// left as is (RunLoad draws a random one when 0).
+// `options` with every "auto" resolved (connections, backlog, poll_rate, method, idle_spin,
+// cpu_policy); `seed` is left as is (RunLoad draws a random one when 0).
 LoadOptions ResolveDefaults(LoadOptions options);
 
 // "10s", "500ms", "250us", "2m", "1h", "1m30s", "1.5s"; a bare number is in `bare_unit`.

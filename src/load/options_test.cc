@@ -95,6 +95,11 @@ TEST(LoadOptionsTest, ValidatesModelsAndLimits) {
   o.threads = 1;
   o.connections = 10;
   EXPECT_NE(message(o).find("--connections"), std::string::npos);
+  o = Valid();
+  o.idle_spin = 11ms;
+  EXPECT_NE(message(o).find("--idle-spin"), std::string::npos);
+  o.idle_spin = 10ms;
+  EXPECT_TRUE(o.Validate());
 }
 
 TEST(LoadOptionsTest, ResolvesDefaultsByLittlesLaw) {
@@ -116,6 +121,31 @@ TEST(LoadOptionsTest, ResolvesDefaultsByLittlesLaw) {
   closed = ResolveDefaults(closed);
   EXPECT_EQ(closed.connections, 8);
   EXPECT_DOUBLE_EQ(closed.poll_rate, 1000);
+}
+
+TEST(LoadOptionsTest, SpinsAndRunsAsBatchOnlyInTheClosedModelByDefault) {
+  LoadOptions open = ResolveDefaults(Valid());
+  EXPECT_EQ(open.idle_spin, 0ns);
+  EXPECT_EQ(open.cpu_policy, CpuPolicy::kNormal);
+  LoadOptions closed = Valid();
+  closed.rate = 0;
+  closed.vus = 8;
+  closed = ResolveDefaults(closed);
+  EXPECT_EQ(closed.idle_spin, 50us);
+  EXPECT_EQ(closed.cpu_policy, CpuPolicy::kBatch);
+  // What the user set stays, in both models.
+  closed.idle_spin = 0ns;
+  closed.cpu_policy = CpuPolicy::kNormal;
+  closed = ResolveDefaults(closed);
+  EXPECT_EQ(closed.idle_spin, 0ns);
+  EXPECT_EQ(closed.cpu_policy, CpuPolicy::kNormal);
+  LoadOptions spinning = Valid();
+  spinning.idle_spin = 20us;
+  spinning.cpu_policy = CpuPolicy::kBatch;
+  spinning = ResolveDefaults(spinning);
+  EXPECT_EQ(spinning.idle_spin, 20us);
+  EXPECT_EQ(spinning.cpu_policy, CpuPolicy::kBatch);
+  EXPECT_EQ(CpuPolicyName(CpuPolicy::kBatch), "batch");
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // RunLoad (load.h): set-up, the threads, the merge, the warnings.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <condition_variable>
@@ -65,8 +66,9 @@ void AddWarnings(LoadSummary& s) {
         s.late, pct(s.late, s.scheduled), FormatDuration(o.late_after), s.send_delay.max_ms,
         o.connections));
   }
-  const double busy =
-      s.measured_seconds > 0 ? s.generator_cpu_seconds / (s.measured_seconds * o.threads) : 0;
+  // Idle spinning (--idle-spin) is CPU spent waiting, not working: it is left out.
+  const double working = std::max(0.0, s.generator_cpu_seconds - s.generator_spin_seconds);
+  const double busy = s.measured_seconds > 0 ? working / (s.measured_seconds * o.threads) : 0;
   if (busy > 0.9) {
     s.warnings.push_back(fmt::format(
         "GENERATOR SATURATED: its {} thread(s) were {:.0f}% busy; it may be the bottleneck "
@@ -94,6 +96,7 @@ LoadSummary Summarize(const Plan& plan, const std::vector<std::unique_ptr<Worker
   for (const auto& w : workers) {
     recorders.push_back(&w->recorder());
     s.generator_cpu_seconds += w->cpu_seconds();
+    s.generator_spin_seconds += w->spin_seconds();
   }
   Recorder::Merge(recorders, s);
   const SteadyTime end = std::min(plan.measure_end, stopped_at);

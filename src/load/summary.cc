@@ -45,6 +45,8 @@ json Parameters(const LoadOptions& o) {
           {"backlog", open ? json(o.backlog) : json(nullptr)},
           {"threads", o.threads},
           {"timeoutSeconds", Secs(o.timeout)},
+          {"idleSpinUs", std::chrono::duration<double, std::micro>(o.idle_spin).count()},
+          {"cpuPolicy", CpuPolicyName(o.cpu_policy)},
           {"lateAfterMs", Ms(o.late_after)},
           {"expectedLatencyMs", Ms(o.expected_latency)},
           {"follow", o.follow},
@@ -178,6 +180,7 @@ json ToJson(const LoadSummary& s) {
         {"stoppedEarly", s.stopped_early},
         {"generatorCpuSeconds", s.generator_cpu_seconds},
         {"generatorCpuPerRequestUs", cpu_per_request},
+        {"generatorSpinSeconds", s.generator_spin_seconds},
         {"connectionsOpened", s.connections_opened}}},
       {"counts", CountsJson(s)},
       {"rates",
@@ -229,10 +232,13 @@ std::string FormatSummary(const LoadSummary& s) {
   }
   out += fmt::format("  outcomes   {}  timeouts {}  connection errors {}  -> errors {:.2f}%\n",
                      outcomes, s.timeouts, s.connection_errors, 100 * s.error_rate);
-  out += fmt::format("  generator  {}CPU {:.2f} s ({:.1f} us/request)\n",
+  out += fmt::format("  generator  {}CPU {:.2f} s ({:.1f} us/request){}\n",
                      open ? fmt::format("late {}  dropped {}  ", s.late, s.dropped) : "",
                      s.generator_cpu_seconds,
-                     s.sent ? 1e6 * s.generator_cpu_seconds / static_cast<double>(s.sent) : 0.0);
+                     s.sent ? 1e6 * s.generator_cpu_seconds / static_cast<double>(s.sent) : 0.0,
+                     s.generator_spin_seconds > 0
+                         ? fmt::format(", of which idle spin {:.2f} s", s.generator_spin_seconds)
+                         : "");
   out += fmt::format("\n  {:<30}{:>9}{:>9}{:>9}{:>9}{:>9}{:>9}{:>9}\n", "latency (ms)", "p50",
                      "p90", "p95", "p99", "p99.9", "max", "mean");
   if (open) {

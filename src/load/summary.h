@@ -74,6 +74,7 @@ struct LoadSummary {
   double measured_seconds = 0;  // the measured time actually run (shorter after a stop)
   bool stopped_early = false;
   double generator_cpu_seconds = 0;  // user + system CPU of the generator's threads
+  double generator_spin_seconds = 0;  // of which spent idle-spinning (--idle-spin; wall time)
   uint64_t connections_opened = 0;
 
   // Every scheduled arrival is sent or dropped; every sent request ends as a response, a

@@ -64,6 +64,7 @@ class Worker {
 
   const Recorder& recorder() const { return *recorder_; }
   double cpu_seconds() const { return cpu_seconds_; }
+  double spin_seconds() const { return spin_seconds_; }  // of cpu_seconds, spent idle-spinning
   int max_connections() const { return max_connections_; }
 
  private:
@@ -95,7 +96,7 @@ class Worker {
   net::steady_timer dispatch_timer_, sweep_timer_;
   int active_ = 0;  // Serve / VirtualUser coroutines running
   bool dispatch_done_ = false, submits_done_ = false, follow_done_ = false, stopping_ = false;
-  double cpu_seconds_ = 0;
+  double cpu_seconds_ = 0, spin_seconds_ = 0;
 };
 
 }  // namespace mqlab::load
