@@ -1,21 +1,17 @@
 #include "bench/bench_util.h"
 
-#include <signal.h>
 #include <stdlib.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
-#include <regex>
 #include <sstream>
-#include <thread>
 
 #include <fmt/format.h>
 
 #include "mqlab/common/clock.h"
 #include "load/machine.h"
-#include "services/process.h"
 
 namespace mqlab::bench {
 
@@ -33,49 +29,6 @@ TempFolder::TempFolder(const std::string& prefix) {
 TempFolder::~TempFolder() {
   std::error_code ec;
   std::filesystem::remove_all(path_, ec);
-}
-
-ChildServer ChildServer::Start(const std::vector<std::string>& argv, const std::string& log_path) {
-  ChildServer c;
-  auto pid = services::Spawn({.argv = argv, .output = log_path});
-  if (!pid) {
-    fmt::print(stderr, "cannot start {}: {}\n", argv[0], pid.error().ToString());
-    std::exit(1);
-  }
-  c.pid_ = *pid;
-  static const std::regex kUrl(R"(listening on (http://[^ \)\n]+))");
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (std::chrono::steady_clock::now() < deadline) {
-    std::ifstream in(log_path);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    std::smatch m;
-    std::string log = ss.str();
-    if (std::regex_search(log, m, kUrl)) {
-      c.url_ = m[1];
-      return c;
-    }
-    if (services::ReapIfExited(c.pid_)) {
-      fmt::print(stderr, "{} exited before it was ready:\n{}\n", argv[0], log);
-      std::exit(1);
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  fmt::print(stderr, "{} not ready in 30 s (log: {})\n", argv[0], log_path);
-  std::exit(1);
-}
-
-ChildServer::ChildServer(ChildServer&& o) noexcept : pid_(o.pid_), url_(std::move(o.url_)) {
-  o.pid_ = -1;
-}
-
-ChildServer::~ChildServer() {
-  if (pid_ <= 0) return;
-  kill(pid_, SIGTERM);
-  if (!services::WaitGone(pid_, std::chrono::seconds(30))) {
-    kill(pid_, SIGKILL);
-    services::WaitGone(pid_, std::chrono::seconds(5));
-  }
 }
 
 double ScrapeValue(std::string_view text, std::string_view series) {

@@ -1,6 +1,6 @@
-// Small pieces every process-level benchmark needs: a temporary folder, a child `mqlab` server
-// waited on until it prints its URL, a scrape of one Prometheus sample, and the machine
-// description recorded beside every figure.
+// Small pieces every process-level benchmark needs: a temporary folder, a scrape of one
+// Prometheus sample, and the machine description recorded beside every figure. (A child `mqlab`
+// server waited on until it prints its URL: study::Child.)
 #ifndef MQLAB_BENCH_BENCH_UTIL_H_
 #define MQLAB_BENCH_BENCH_UTIL_H_
 
@@ -22,23 +22,6 @@ class TempFolder {
 
  private:
   std::string path_;
-};
-
-// A child process that prints "... listening on http://…" when ready; killed (SIGTERM, then
-// SIGKILL) by its PID when the object dies. Exits the benchmark with a message if it never
-// becomes ready.
-class ChildServer {
- public:
-  static ChildServer Start(const std::vector<std::string>& argv, const std::string& log_path);
-  ChildServer(ChildServer&& other) noexcept;
-  ~ChildServer();
-  const std::string& url() const { return url_; }
-  pid_t pid() const { return pid_; }
-
- private:
-  ChildServer() = default;
-  pid_t pid_ = -1;
-  std::string url_;
 };
 
 // The value of the sample line starting with `series` ("name{labels}"), 0 if absent.

@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bench/bench_util.h"
+#include "study/child.h"
 #include "http/client.h"
 #include "metrics/hdr_histogram.h"
 
@@ -46,13 +47,19 @@ int Run(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   TempFolder dir("serve-bench");
-  ChildServer serve = ChildServer::Start(
-      {mqlab, "serve", "--listen", "127.0.0.1:0", "--data-dir", dir.path() + "/data",
-       "--service-ms", "0", "--workers", std::to_string(workers), "--io-threads",
-       std::to_string(io_threads), "--backpressure", "off", "--queue-capacity", "10000000",
-       "--log-level", "warn"},
-      dir.path() + "/serve.log");
-  auto url = http::ParseHttpUrl(serve.url());
+  auto serve = study::Child::Start(
+      mqlab,
+      {.name = "mqlab serve",
+       .args = {"serve", "--listen", "127.0.0.1:0", "--data-dir", dir.path() + "/data",
+                "--service-ms", "0", "--workers", std::to_string(workers), "--io-threads",
+                std::to_string(io_threads), "--backpressure", "off", "--queue-capacity",
+                "10000000", "--log-level", "warn"}},
+      dir.path() + "/serve.log", std::chrono::seconds(30));
+  if (!serve) {
+    fmt::print(stderr, "{}\n", serve.error().ToString());
+    return 1;
+  }
+  auto url = http::ParseHttpUrl((*serve)->url());
 
   std::vector<metrics::HdrHistogram> hist(connections);
   std::atomic<int> next{0}, errors{0};

@@ -17,6 +17,8 @@
 #include <deque>
 #include <fstream>
 #include <random>
+#include <regex>
+#include <sstream>
 #include <thread>
 
 namespace mqlab::services {
@@ -248,6 +250,34 @@ std::string TailOfFile(const std::filesystem::path& path, int max_lines) {
   std::string out;
   for (const auto& l : lines) out += "  " + l + "\n";
   return out;
+}
+
+ReadyWait WaitReady(pid_t pid, const std::filesystem::path& log_path, std::string_view marker,
+                    std::chrono::milliseconds timeout) {
+  static const std::regex kUrl(R"((http://[^ \)\n]+))");
+  ReadyWait r;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::ifstream in(log_path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    r.log = ss.str();
+    const size_t at = r.log.find(marker);
+    if (at != std::string::npos) {
+      const std::string line = r.log.substr(at, r.log.find('\n', at) - at);
+      std::smatch m;
+      if (std::regex_search(line, m, kUrl)) r.url = m[1];
+      r.outcome = ReadyWait::Outcome::kReady;
+      return r;
+    }
+    if (auto code = ReapIfExited(pid)) {
+      r.outcome = ReadyWait::Outcome::kExited;
+      r.exit_code = *code;
+      return r;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return r;
 }
 
 Result<int> PickPort(const std::filesystem::path& port_file, int attempt) {

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "mqlab/common/status.h"
@@ -74,6 +75,20 @@ void RememberPort(const std::filesystem::path& port_file, int port);
 
 // The last `max_lines` lines of a text file ("" if unreadable), for error messages.
 std::string TailOfFile(const std::filesystem::path& path, int max_lines = 15);
+
+// What WaitReady saw first: the ready line, the process's exit (reaped), or neither in time.
+struct ReadyWait {
+  enum class Outcome { kReady, kExited, kTimedOut };
+  Outcome outcome = Outcome::kTimedOut;
+  std::string url;    // kReady: the first http:// URL on the ready line ("" if it has none)
+  int exit_code = 0;  // kExited: as ReapIfExited
+  std::string log;    // the log as last read
+};
+// Polls `log_path` every 10 ms, up to `timeout`, for a line containing `marker` (every mqlab
+// server prints one with its URL when it is ready: "… listening on http://…"), and reaps `pid`
+// if it exits first. For the study's children, the tests' and the benchmarks' servers.
+ReadyWait WaitReady(pid_t pid, const std::filesystem::path& log_path, std::string_view marker,
+                    std::chrono::milliseconds timeout);
 
 }  // namespace mqlab::services
 

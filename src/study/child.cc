@@ -4,8 +4,6 @@
 #include <unistd.h>
 
 #include <fstream>
-#include <regex>
-#include <sstream>
 #include <thread>
 
 #include <fmt/format.h>
@@ -32,27 +30,18 @@ Result<std::unique_ptr<Child>> Child::Start(const fs::path& binary, const ChildS
   std::unique_ptr<Child> c(new Child());
   c->name_ = spec.name;
   c->pid_ = *pid;
-  static const std::regex kUrl(R"((http://[^ \)\n]+))");
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    std::ifstream in(log_path);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    const std::string log = ss.str();
-    size_t at = log.find(spec.ready_marker);
-    if (at != std::string::npos) {
-      std::string line = log.substr(at, log.find('\n', at) - at);
-      std::smatch m;
-      if (std::regex_search(line, m, kUrl)) c->url_ = m[1];
+  const services::ReadyWait ready = services::WaitReady(*pid, log_path, spec.ready_marker, timeout);
+  switch (ready.outcome) {
+    case services::ReadyWait::Outcome::kReady:
+      c->url_ = ready.url;
       return c;
-    }
-    if (auto code = services::ReapIfExited(c->pid_)) {
+    case services::ReadyWait::Outcome::kExited:
       c->pid_ = -1;
       return Unavailable(fmt::format("{} exited with {} before it was ready; {} ends with: {}",
-                                     spec.name, *code, log_path.string(),
+                                     spec.name, ready.exit_code, log_path.string(),
                                      services::TailOfFile(log_path, 5)));
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    case services::ReadyWait::Outcome::kTimedOut:
+      break;
   }
   return DeadlineExceeded(fmt::format("{} was not ready within {} ms (log: {})", spec.name,
                                       timeout.count(), log_path.string()));

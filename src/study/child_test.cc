@@ -85,5 +85,25 @@ TEST(ChildTest, StartReportsAnEarlyExitWithTheLogsTail) {
   EXPECT_NE(c.error().message.find("boom-at-start"), std::string::npos) << c.error().message;
 }
 
+TEST(ChildTest, StartGivesUpOnAChildThatNeverGetsReadyAndStopsIt) {
+  testing::TempDir dir("child");
+  const fs::path pid_file = dir.path() / "pid";
+  // Writes its PID, then sleeps without ever printing a ready line.
+  auto c = Child::Start(
+      "/bin/sh",
+      {.name = "mute", .args = {"-c", "echo $$ > " + pid_file.string() + "; exec sleep 60"}},
+      dir.path() / "mute.log", std::chrono::milliseconds(1000));
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().code, ErrorCode::kDeadlineExceeded) << c.error().message;
+  EXPECT_NE(c.error().message.find("mute was not ready within 1000 ms"), std::string::npos)
+      << c.error().message;
+  pid_t pid = 0;
+  std::ifstream(pid_file) >> pid;
+  ASSERT_GT(pid, 0);
+  // Start stopped and reaped it: the PID no longer exists (a zombie would still answer).
+  EXPECT_EQ(kill(pid, 0), -1);
+  EXPECT_EQ(errno, ESRCH);
+}
+
 }  // namespace
 }  // namespace mqlab::study

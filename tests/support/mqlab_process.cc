@@ -3,7 +3,6 @@
 #include <signal.h>
 
 #include <fstream>
-#include <regex>
 #include <sstream>
 #include <thread>
 
@@ -35,26 +34,20 @@ Result<std::unique_ptr<MqlabProcess>> MqlabProcess::Start(std::vector<std::strin
   auto pid = services::Spawn({.argv = args, .output = p->log_, .new_session = true});
   if (!pid) return std::unexpected(pid.error());
   p->pid_ = *pid;
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  static const std::regex kUrl(R"((http://[^ \)\n]+))");
-  while (std::chrono::steady_clock::now() < deadline) {
-    std::string log = ReadFile(p->log_);
-    size_t at = log.find(ready_marker);
-    if (at != std::string::npos) {
-      std::string line = log.substr(at, log.find('\n', at) - at);
-      std::smatch m;
-      if (std::regex_search(line, m, kUrl)) p->url_ = m[1];
+  const services::ReadyWait ready = services::WaitReady(p->pid_, p->log_, ready_marker, timeout);
+  switch (ready.outcome) {
+    case services::ReadyWait::Outcome::kReady:
+      p->url_ = ready.url;
       return p;
-    }
-    if (auto code = services::ReapIfExited(p->pid_)) {
-      p->exit_code_ = *code;
+    case services::ReadyWait::Outcome::kExited:
+      p->exit_code_ = ready.exit_code;
       return Internal(fmt::format("mqlab {} exited with {} before it was ready:\n{}", args[1],
-                                  *code, log));
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+                                  ready.exit_code, ready.log));
+    case services::ReadyWait::Outcome::kTimedOut:
+      break;
   }
   return DeadlineExceeded(fmt::format("mqlab {} not ready within {} ms:\n{}", args[1],
-                                      timeout.count(), ReadFile(p->log_)));
+                                      timeout.count(), ready.log));
 }
 
 MqlabProcess::~MqlabProcess() {
