@@ -312,6 +312,16 @@ int Run(int argc, char** argv) {
   app.add_option("--mqlab", p.mqlab, "The mqlab binary")->capture_default_str();
   app.add_option("--wrk", p.wrk, "The wrk binary")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  // Checked before anything runs: a typo must not cost the configurations before it.
+  std::vector<std::string> endpoints;
+  std::stringstream endpoint_list(p.endpoints);
+  for (std::string endpoint; std::getline(endpoint_list, endpoint, ',');) {
+    if (endpoint != "canned" && endpoint != "beast") {
+      fmt::print(stderr, "--endpoints: unknown endpoint '{}' (canned or beast)\n", endpoint);
+      return 2;
+    }
+    endpoints.push_back(endpoint);
+  }
 
   http::net::io_context ioc;
   http::Server server(ioc, {}, [](http::Request) -> http::net::awaitable<http::Response> {
@@ -332,12 +342,7 @@ int Run(int argc, char** argv) {
       "| endpoint | threads | connections | wrk req/s | mqlab load req/s | ratio of means | "
       "median pair ratio (min–max) | wrk CPU µs/req | mqlab load CPU µs/req |\n"
       "|---|---|---|---|---|---|---|---|---|\n";
-  std::stringstream endpoints(p.endpoints);
-  for (std::string endpoint; std::getline(endpoints, endpoint, ',');) {
-    if (endpoint != "canned" && endpoint != "beast") {
-      fmt::print(stderr, "--endpoints: unknown endpoint {} (canned or beast)\n", endpoint);
-      return 2;
-    }
+  for (const std::string& endpoint : endpoints) {
     const int port = endpoint == "canned" ? canned.port() : server.local_endpoint().port();
     const std::string url = fmt::format("http://127.0.0.1:{}/", port);
     std::stringstream list(p.configs);

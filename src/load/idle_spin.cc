@@ -35,15 +35,11 @@ void IdleSpin::Run(boost::asio::io_context& ioc) {
     if (window_ > Nanos::zero()) {
       const SteadyTime until = idle_start + window_;
       bool won = false;
-      SteadyTime t = idle_start;
-      while (t < until && !ioc.stopped()) {
-        if (ioc.poll_one() != 0) {
-          won = true;
-          t = Now();
-          break;
-        }
+      SteadyTime t;
+      do {
+        won = ioc.poll_one() != 0;
         t = Now();
-      }
+      } while (!won && t < until && !ioc.stopped());
       spun_ += t - idle_start;
       if (won) {
         ++won_;

@@ -88,7 +88,7 @@ Status Worker::Run() {
     sched_param param{};
     sched_setscheduler(0, SCHED_BATCH, &param);
   }
-  IdleSpin spin(std::max(plan_.options.idle_spin, Nanos::zero()));
+  IdleSpin spin(plan_.options.idle_spin);  // resolved: never "auto" here
   try {
     net::co_spawn(ioc_, Main(), Rethrow);
     spin.Run(ioc_);
